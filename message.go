@@ -1,0 +1,87 @@
+package parley
+
+import "time"
+
+// Message is one chat message, in a room or in a direct conversation.
+//
+// The engine fills From, To, Text, HTML, Mentions, ClientID and CreatedAt;
+// Store.Append assigns ID and Seq. A Message is never changed after it is
+// stored, so it may be shared between goroutines.
+type Message struct {
+	ID       int64  // unique on the server, increasing in the order of storage
+	Room     string // a room name, or a direct conversation key (see DMKey)
+	Seq      int64  // position in Room: 1, 2, 3, … without gaps
+	From     string // the sender's nickname, taken from the session, never from a frame
+	To       string // for a direct message, the recipient's nickname; "" in a room
+	Text     string // what the sender typed (markdown source)
+	HTML     string // Text rendered to safe HTML
+	Mentions []string
+	// ClientID is the sender's idempotency key: a second Append with the same
+	// From and ClientID returns the first message instead of storing another.
+	ClientID  string
+	CreatedAt time.Time
+}
+
+// IsDirect reports whether m is a direct (one-to-one) message.
+func (m *Message) IsDirect() bool { return IsDMKey(m.Room) }
+
+// Room is a chat room as listed to clients.
+type Room struct {
+	Name      string
+	LastSeq   int64 // Seq of the newest message, 0 if none
+	CreatedAt time.Time
+}
+
+// Lobby is the room that always exists.
+const Lobby = "lobby"
+
+// User is a nickname known to the server. A nickname is held by the session
+// token that claimed it (see Store.ClaimNickname).
+type User struct {
+	Nickname  string
+	ClaimedAt time.Time // when the current holder claimed it; older DMs are not theirs
+	LastSeen  time.Time
+	// DMCursor is the ID of the newest direct message delivered to the user;
+	// direct messages with a larger ID wait for their next login.
+	DMCursor int64
+}
+
+// Announcement is a site-wide notice from an administrator.
+type Announcement struct {
+	ID        int64
+	Text      string
+	HTML      string
+	CreatedAt time.Time
+	ExpiresAt time.Time // the announcement is active until then
+}
+
+// EventKind names what an Event says.
+type EventKind string
+
+// The kinds of Event.
+const (
+	// EventMessage carries a stored Message: to the room's members, or for a
+	// direct message to its two people; mentioned users also get a mention.
+	EventMessage EventKind = "message"
+	// EventJoined and EventLeft say that Nickname came into or left Room.
+	EventJoined EventKind = "joined"
+	EventLeft   EventKind = "left"
+	// EventTyping says that Nickname is typing in Room (a room or a DM key).
+	EventTyping EventKind = "typing"
+	// EventAnnouncement carries an Announcement to everyone connected.
+	EventAnnouncement EventKind = "announcement"
+	// EventMention is derived by the receiving node from an EventMessage for
+	// each mentioned user; it is never published.
+	EventMention EventKind = "mention"
+)
+
+// Event is something that happened, published through the Broker to every
+// node and delivered by each node to its own connections. Events are shared
+// between goroutines and must not be changed after publishing.
+type Event struct {
+	Kind         EventKind
+	Room         string
+	Nickname     string
+	Message      *Message
+	Announcement *Announcement
+}
