@@ -21,6 +21,7 @@ const (
 	ENicknameTaken    = "nickname_taken" // the nickname is held by someone else
 	EBadToken         = "bad_token"      // the session token is unknown or expired
 	EUnauthorized     = "unauthorized"   // missing or wrong credentials (admin API)
+	EForbidden        = "forbidden"      // not allowed for these credentials or this origin
 	ENotJoined        = "not_joined"     // the command needs membership of the room
 	EUnknownUser      = "unknown_user"   // no user has this nickname
 	ENotFound         = "not_found"      // the room, message or resource does not exist

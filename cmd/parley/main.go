@@ -1,0 +1,86 @@
+// Command parley is a self-hosted real-time chat server: one binary serving
+// the web page, the WebSocket endpoint and the admin API.
+//
+//	parley [serve] [flags]        run the server (the default)
+//	parley announce [flags] TEXT  post a site-wide announcement to a running server
+//	parley version                print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `Parley — a self-hosted real-time chat server.
+
+Usage:
+  parley [serve] [flags]         run the server (default when no subcommand is given)
+  parley announce [flags] TEXT   post a site-wide announcement to a running server
+  parley version                 print the version
+
+Run "parley serve --help" or "parley announce --help" for the flags of each.
+With no configuration, parley listens on :8080 and keeps its data in ./parley.db.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd, rest := "serve", args
+	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
+		cmd, rest = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(stdout, usage)
+		fmt.Fprintln(stdout, "\nFlags of serve:")
+		NewMain(stdout, getenv).flags().PrintDefaults()
+		return 0
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, rest, stderr, getenv)
+	case "announce":
+		err = announce(ctx, rest, stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintln(stdout, "parley", version)
+	case "help":
+		fmt.Fprint(stdout, usage)
+	default:
+		fmt.Fprintf(stderr, "parley: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case err != nil:
+		fmt.Fprintln(stderr, "parley:", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the server until ctx ends (SIGINT or SIGTERM).
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	m := NewMain(stderr, getenv)
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return m.Close()
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/parley-chat/parley/internal/httpd"
+	"github.com/parley-chat/parley/internal/markup"
+	"github.com/parley-chat/parley/internal/membroker"
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/sqlite"
+	wstransport "github.com/parley-chat/parley/internal/transport/ws"
+	"github.com/parley-chat/parley/internal/wsconn"
+	"github.com/parley-chat/parley/web"
+)
+
+const serveUsage = `Usage: parley serve [flags]
+
+Serves the chat: the web page at /, the native WebSocket endpoint at /ws and
+the admin API at /api/. This is also what "parley" with no subcommand does.
+`
+
+// ServeConfig is the configuration of "parley serve".
+type ServeConfig struct {
+	Addr            string
+	DB              string
+	AllowedOrigins  string
+	AdminToken      string
+	MaxTextChars    int
+	MaxFrameBytes   int
+	Rate            float64
+	Burst           int
+	NickHold        time.Duration
+	OutboxMessages  int
+	OutboxBytes     int
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	LogFormat       string
+}
+
+// Main is one running server: ParseFlags, then Run, then Close. Tests run
+// it in-process on port 0 with a temporary database.
+type Main struct {
+	Config ServeConfig
+	Stderr io.Writer
+	Getenv func(string) string
+
+	log   *slog.Logger
+	store *sqlite.Store
+	node  *node.Node
+	ws    *wstransport.Handler
+	srv   *http.Server
+	ln    net.Listener
+	done  chan error // the http.Server's Serve result
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain(stderr io.Writer, getenv func(string) string) *Main {
+	m := &Main{Stderr: stderr, Getenv: getenv}
+	_ = m.flags().parse(nil, func(string) string { return "" }) // fill in defaults
+	return m
+}
+
+func (m *Main) flags() *flagSet {
+	c := &m.Config
+	fs := newFlagSet("parley serve", m.Stderr, serveUsage)
+	fs.stringVar(&c.Addr, "addr", "PARLEY_ADDR", ":8080", "listen address (host:port)")
+	fs.stringVar(&c.DB, "db", "PARLEY_DB", "./parley.db", "SQLite database file; created with its schema on first start")
+	fs.stringVar(&c.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "",
+		"comma-separated browser origins (https://chat.example.com) allowed to connect besides the server's own; * allows any")
+	fs.stringVar(&c.AdminToken, "admin-token", "PARLEY_ADMIN_TOKEN", "", "bearer token for the admin API (announcements); empty turns the admin API off")
+	fs.intVar(&c.MaxTextChars, "max-message-chars", "PARLEY_MAX_MESSAGE_CHARS", node.DefaultMaxTextChars, "longest message text, in characters")
+	fs.intVar(&c.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", 64<<10, "hard cap on one WebSocket frame; a larger frame closes the connection (1009)")
+	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
+	fs.intVar(&c.Burst, "burst", "PARLEY_BURST", node.DefaultBurst, "commands one connection may give at once before the rate applies")
+	fs.durationVar(&c.NickHold, "nick-hold", "PARLEY_NICK_HOLD", node.DefaultNickHold, "how long an offline user's nickname stays reserved for their session token")
+	fs.intVar(&c.OutboxMessages, "outbox-messages", "PARLEY_OUTBOX_MESSAGES", 1024, "frames queued for one slow connection before it is cut off (close 4000)")
+	fs.intVar(&c.OutboxBytes, "outbox-bytes", "PARLEY_OUTBOX_BYTES", 4<<20, "bytes queued for one slow connection before it is cut off (close 4000)")
+	fs.durationVar(&c.ShutdownTimeout, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long SIGINT/SIGTERM waits for work in flight")
+	fs.stringVar(&c.LogLevel, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
+	fs.stringVar(&c.LogFormat, "log-format", "PARLEY_LOG_FORMAT", "text", "text or json")
+	return fs
+}
+
+// ParseFlags reads the configuration from args and the environment.
+func (m *Main) ParseFlags(args []string) error {
+	if err := m.flags().parse(args, m.Getenv); err != nil {
+		return err
+	}
+	c := &m.Config
+	switch {
+	case c.MaxTextChars <= 0, c.MaxFrameBytes < 1024, c.Rate <= 0, c.Burst <= 0:
+		return errors.New("limits must be positive (max-frame-bytes at least 1024)")
+	case c.OutboxMessages <= 0, c.OutboxBytes <= 0:
+		return errors.New("outbox limits must be positive")
+	}
+	return nil
+}
+
+// Run opens the store, starts listening and serves in the background. It
+// returns once the server accepts connections, or with the reason it
+// cannot.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.log, err = newLogger(m.Stderr, m.Config.LogLevel, m.Config.LogFormat); err != nil {
+		return err
+	}
+	start := time.Now()
+	c := m.Config
+	if m.store, err = sqlite.Open(ctx, c.DB, sqlite.Options{}); err != nil {
+		return fmt.Errorf("open database %s: %w", c.DB, err)
+	}
+	m.node = node.New(m.store, membroker.New(), markup.New(), node.Config{
+		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
+	})
+	m.ws = wstransport.New(m.node, wstransport.Config{
+		AllowedOrigins:  splitList(c.AllowedOrigins),
+		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
+		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes},
+		Logger:          m.log,
+	})
+	m.srv = &http.Server{
+		Handler: httpd.New(httpd.Config{
+			Web: web.FS, WebSocket: m.ws, Announcer: m.node, AdminToken: c.AdminToken,
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		_ = m.store.Close()
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.srv.Serve(m.ln) }()
+	m.log.Info("parley is serving", "addr", m.ln.Addr().String(), "db", c.DB,
+		"admin_api", c.AdminToken != "", "startup", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Addr returns the address the server listens on (useful with port 0).
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// URL returns the server's base URL on the loopback interface.
+func (m *Main) URL() string {
+	addr := m.Addr()
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "::" || host == "0.0.0.0" || host == "") {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	return "http://" + addr
+}
+
+// Close shuts down gracefully: stop accepting, let commands in flight
+// finish, close every WebSocket with 1001, then close the store, which
+// commits every pending write.
+func (m *Main) Close() error {
+	if m.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	m.log.Info("shutting down")
+	errs := []error{m.srv.Shutdown(ctx)}
+	if err := <-m.done; !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	errs = append(errs, m.node.Shutdown(ctx), m.ws.Close(ctx), m.store.Close())
+	m.srv = nil
+	return errors.Join(errs...)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", format)
+}

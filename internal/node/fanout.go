@@ -1,0 +1,137 @@
+package node
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+)
+
+// publish hands ev to the broker. A failure is logged: the message (if
+// any) is stored already and reaches clients through history and resume.
+func (n *Node) publish(ctx context.Context, ev *parley.Event) {
+	if err := n.broker.Publish(context.WithoutCancel(ctx), ev); err != nil {
+		n.log.Error("publish", "kind", ev.Kind, "room", ev.Room, "err", err)
+	}
+}
+
+// deliver is the broker subscription: it queues ev on every local session
+// that should see it, encoding it once per Codec.
+func (n *Node) deliver(ev *parley.Event) {
+	var fc frameCache
+	switch ev.Kind {
+	case parley.EventAnnouncement:
+		n.mu.RLock()
+		for _, sessions := range n.users {
+			fc.sendAll(ev, sessions, "")
+		}
+		n.mu.RUnlock()
+	case parley.EventMessage, parley.EventTyping:
+		if a, b, ok := parley.DMParties(ev.Room); ok {
+			n.deliverDirect(&fc, ev, a, b)
+			return
+		}
+		n.deliverRoom(&fc, ev)
+		if ev.Kind == parley.EventMessage {
+			n.deliverMentions(ev)
+		}
+	case parley.EventJoined, parley.EventLeft:
+		n.deliverRoom(&fc, ev)
+	}
+}
+
+// deliverRoom queues ev to the room's members; typing skips the typist.
+func (n *Node) deliverRoom(fc *frameCache, ev *parley.Event) {
+	n.mu.RLock()
+	r := n.rooms[ev.Room]
+	n.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	skip := ""
+	if ev.Kind == parley.EventTyping {
+		skip = parley.NickKey(ev.Nickname)
+	}
+	fc.sendAll(ev, *r.members.Load(), skip)
+}
+
+// deliverDirect queues a direct message, or typing in a direct
+// conversation, to the sessions of its two people and nobody else.
+func (n *Node) deliverDirect(fc *frameCache, ev *parley.Event, a, b string) {
+	skip := ""
+	if ev.Kind == parley.EventTyping {
+		skip = parley.NickKey(ev.Nickname)
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, key := range [2]string{a, b} {
+		if key == skip {
+			continue
+		}
+		for _, s := range n.users[key] {
+			s.send(fc.frame(s.codec, ev))
+			if ev.Message != nil {
+				s.noteDM(ev.Message.ID)
+			}
+		}
+	}
+}
+
+// deliverMentions sends a mention event to every mentioned user connected
+// here, except the sender.
+func (n *Node) deliverMentions(ev *parley.Event) {
+	m := ev.Message
+	if len(m.Mentions) == 0 {
+		return
+	}
+	mention := &parley.Event{Kind: parley.EventMention, Room: m.Room, Message: m}
+	var fc frameCache
+	from := parley.NickKey(m.From)
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, nick := range m.Mentions {
+		if key := parley.NickKey(nick); key != from {
+			fc.sendAll(mention, n.users[key], "")
+		}
+	}
+}
+
+// frameCache holds one encoding of an event per Codec, so fan-out encodes
+// once per wire format, not once per recipient.
+type frameCache struct {
+	codecs [4]Codec
+	frames [4][]byte
+	n      int
+	extra  map[Codec][]byte
+}
+
+func (fc *frameCache) frame(c Codec, ev *parley.Event) []byte {
+	for i := 0; i < fc.n; i++ {
+		if fc.codecs[i] == c {
+			return fc.frames[i]
+		}
+	}
+	if f, ok := fc.extra[c]; ok {
+		return f
+	}
+	f := c.EncodeEvent(ev)
+	if fc.n < len(fc.codecs) {
+		fc.codecs[fc.n], fc.frames[fc.n] = c, f
+		fc.n++
+	} else {
+		if fc.extra == nil {
+			fc.extra = make(map[Codec][]byte)
+		}
+		fc.extra[c] = f
+	}
+	return f
+}
+
+// sendAll queues ev on each session, except those of the user skipKey.
+func (fc *frameCache) sendAll(ev *parley.Event, sessions []*Session, skipKey string) {
+	for _, s := range sessions {
+		if skipKey != "" && s.key == skipKey {
+			continue
+		}
+		s.send(fc.frame(s.codec, ev))
+	}
+}

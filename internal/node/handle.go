@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+)
+
+// handler runs one command for a session that passed the rate limit (and,
+// except for hello, said hello). It returns the reply to send, or nil for
+// none.
+type handler func(n *Node, ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error)
+
+var handlers = map[parley.Op]handler{
+	parley.OpHello:    (*Node).hello,
+	parley.OpJoin:     (*Node).join,
+	parley.OpLeave:    (*Node).leave,
+	parley.OpRooms:    (*Node).listRooms,
+	parley.OpSend:     (*Node).sendRoom,
+	parley.OpDirect:   (*Node).sendDirect,
+	parley.OpHistory:  (*Node).history,
+	parley.OpPresence: (*Node).presence,
+	parley.OpTyping:   (*Node).typing,
+}
+
+// Handle runs cmd for s and queues the reply, or an error frame, on s. It
+// must be called from one goroutine per session.
+func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
+	if !n.begin() {
+		s.send(s.codec.EncodeError(cmd.Ref, errShuttingDown))
+		return
+	}
+	defer n.inflight.Done()
+	if !n.admit(s, cmd.Ref) {
+		return
+	}
+	h, ok := handlers[cmd.Op]
+	if !ok {
+		s.send(s.codec.EncodeError(cmd.Ref, parley.Errorf(parley.EUnknownType, "unknown command type %q", cmd.Op)))
+		return
+	}
+	if cmd.Op != parley.OpHello && s.key == "" {
+		s.send(s.codec.EncodeError(cmd.Ref, parley.Errorf(parley.ENotAuthenticated, "say hello with a nickname first")))
+		return
+	}
+	reply, err := h(n, ctx, s, &cmd)
+	switch {
+	case err != nil:
+		if parley.ErrorCode(err) == parley.EInternal {
+			n.log.Error("command failed", "op", cmd.Op, "nick", s.nick, "remote", s.remote, "err", err)
+		}
+		s.send(s.codec.EncodeError(cmd.Ref, err))
+	case reply != nil:
+		reply.Op, reply.Ref = cmd.Op, cmd.Ref
+		s.send(s.codec.EncodeReply(reply))
+	}
+	if cmd.Op == parley.OpHello && err == nil {
+		n.afterHello(ctx, s)
+	}
+}
+
+// Reject answers a frame the transport could not decode with err. It counts
+// against the session's rate limit like any command.
+func (n *Node) Reject(s *Session, ref string, err error) {
+	if n.admit(s, ref) {
+		s.send(s.codec.EncodeError(ref, err))
+	}
+}
+
+// admit takes a token from the session's bucket. Without one, the client
+// is told to slow down; a client that keeps going far past the limit is
+// disconnected.
+func (n *Node) admit(s *Session, ref string) bool {
+	ok, wait := s.limiter.take(n.cfg.Now())
+	if ok {
+		s.strikes = 0
+		return true
+	}
+	s.strikes++
+	if s.strikes > n.cfg.FloodStrikes {
+		n.log.Warn("closing flooding session", "nick", s.nick, "remote", s.remote)
+		s.out.Close(parley.Errorf(parley.ERateLimited, "flooding"))
+		return false
+	}
+	err := &parley.Error{Code: parley.ERateLimited, Message: "too many commands; slow down", RetryAfter: wait}
+	s.send(s.codec.EncodeError(ref, err))
+	return false
+}
+
+// storeCtx bounds a store call made for a command.
+func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, storeTimeout)
+}

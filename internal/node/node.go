@@ -1,0 +1,141 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// Renderer turns message text into safe HTML and the nicknames it mentions.
+type Renderer interface {
+	Render(text string) (html string, mentions []string)
+}
+
+// Config tunes a Node. Zero values mean the documented defaults.
+type Config struct {
+	MaxTextChars  int           // longest message text, in characters; default 4000
+	Rate          float64       // commands per second a session may give on average; default 10
+	Burst         int           // commands a session may give at once; default 20
+	FloodStrikes  int           // commands refused in a row for rate before the session is closed; default 4×Burst
+	NickHold      time.Duration // how long an offline user's nickname stays theirs; default 7 days
+	MaxRooms      int           // rooms one session may be in; default 100
+	HistoryLimit  int           // largest history page; default 200
+	TypingEvery   time.Duration // at most one typing event per target per session in this time; default 2s
+	AnnouncementT time.Duration // lifetime of an announcement with none given; default 24h
+	Logger        *slog.Logger  // default slog.Default()
+	Now           func() time.Time
+}
+
+// Defaults for Config.
+const (
+	DefaultMaxTextChars = 4000 // a long chat message, a short e-mail
+	DefaultRate         = 10   // well above human typing, far below a script
+	DefaultBurst        = 20   // a paste of a few lines, a reconnect that joins many rooms
+	DefaultNickHold     = 7 * 24 * time.Hour
+	DefaultMaxRooms     = 100
+	DefaultHistoryLimit = 200
+	defaultHistoryPage  = 50
+	DefaultTypingEvery  = 2 * time.Second // clients show "typing" for a few seconds per event
+	DefaultAnnouncement = 24 * time.Hour
+	maxClientIDLen      = 64
+	pendingDMLimit      = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout        = 10 * time.Second
+)
+
+func (c *Config) setDefaults() {
+	setDefault(&c.MaxTextChars, DefaultMaxTextChars)
+	setDefault(&c.Rate, DefaultRate)
+	setDefault(&c.Burst, DefaultBurst)
+	setDefault(&c.FloodStrikes, 4*c.Burst)
+	setDefault(&c.NickHold, DefaultNickHold)
+	setDefault(&c.MaxRooms, DefaultMaxRooms)
+	setDefault(&c.HistoryLimit, DefaultHistoryLimit)
+	setDefault(&c.TypingEvery, DefaultTypingEvery)
+	setDefault(&c.AnnouncementT, DefaultAnnouncement)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Node is the engine of one process. Create it with New, stop it with
+// Shutdown.
+type Node struct {
+	cfg    Config
+	store  parley.Store
+	broker parley.Broker
+	render Renderer
+	log    *slog.Logger
+	unsub  func()
+
+	mu       sync.RWMutex
+	sessions map[*Session]struct{} // every connected session
+	users    map[string][]*Session // NickKey → sessions that said hello
+	rooms    map[string]*room      // room name → local members
+	closing  bool
+	inflight sync.WaitGroup // commands being handled; Add only under mu with !closing
+}
+
+// New returns a Node that stores in store and publishes through broker, and
+// subscribes it to broker.
+func New(store parley.Store, broker parley.Broker, render Renderer, cfg Config) *Node {
+	cfg.setDefaults()
+	n := &Node{
+		cfg: cfg, store: store, broker: broker, render: render, log: cfg.Logger,
+		sessions: make(map[*Session]struct{}),
+		users:    make(map[string][]*Session),
+		rooms:    make(map[string]*room),
+	}
+	n.unsub = broker.Subscribe(n.deliver)
+	return n
+}
+
+// Shutdown refuses new commands, waits (up to ctx) for the commands being
+// handled to finish, then closes every session as going away. The Store is
+// the caller's to close afterwards.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	n.closing = true
+	n.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { n.inflight.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	n.unsub()
+	n.mu.RLock()
+	for s := range n.sessions {
+		s.out.Close(errShuttingDown)
+	}
+	n.mu.RUnlock()
+	return err
+}
+
+var errShuttingDown = &parley.Error{Code: parley.EUnavailable, Message: "server shutting down", RetryAfter: time.Second}
+
+// begin registers a command in flight; it fails once shutdown started.
+func (n *Node) begin() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.closing {
+		return false
+	}
+	n.inflight.Add(1)
+	return true
+}

@@ -1,0 +1,193 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/markup"
+	"github.com/parley-chat/parley/internal/membroker"
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/protocol"
+	"github.com/parley-chat/parley/internal/sqlite"
+)
+
+// countingCodec is the native codec that counts how often it encodes events.
+type countingCodec struct{ events *atomic.Int64 }
+
+func (c countingCodec) EncodeEvent(ev *parley.Event) []byte {
+	c.events.Add(1)
+	return protocol.EncodeEvent(ev)
+}
+func (c countingCodec) EncodeReply(r *parley.Reply) []byte { return protocol.EncodeReply(r) }
+func (c countingCodec) EncodeError(ref string, err error) []byte {
+	return protocol.EncodeError(ref, err)
+}
+
+// outbox records the frames queued on a session.
+type outbox struct {
+	mu     sync.Mutex
+	frames []map[string]any
+	closed error
+}
+
+func (o *outbox) Send(frame []byte) bool {
+	var f map[string]any
+	if err := json.Unmarshal(frame, &f); err != nil {
+		panic(err)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.frames = append(o.frames, f)
+	return o.closed == nil
+}
+
+func (o *outbox) Close(reason error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed == nil {
+		o.closed = reason
+	}
+}
+
+func (o *outbox) last() map[string]any {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.frames[len(o.frames)-1]
+}
+
+func (o *outbox) count(typ string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for _, f := range o.frames {
+		if f["type"] == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func newNode(t *testing.T, cfg node.Config) *node.Node {
+	t.Helper()
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "n.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return node.New(store, membroker.New(), markup.New(), cfg)
+}
+
+// connect makes a session that has said hello as nick.
+func connect(t *testing.T, n *node.Node, codec node.Codec, nick string) (*node.Session, *outbox) {
+	t.Helper()
+	out := &outbox{}
+	s := n.Connect(out, codec, "test")
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: nick})
+	if f := out.frames[0]; f["type"] != "welcome" {
+		t.Fatalf("hello %s: %v", nick, f)
+	}
+	return s, out
+}
+
+func TestFanOutEncodesOncePerCodec(t *testing.T) {
+	n := newNode(t, node.Config{})
+	var a, b atomic.Int64
+	codecA, codecB := countingCodec{&a}, countingCodec{&b}
+	var outs []*outbox
+	for i := 0; i < 200; i++ {
+		codec := codecA
+		if i%2 == 1 {
+			codec = codecB
+		}
+		s, out := connect(t, n, codec, fmt.Sprintf("user%d", i))
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+		outs = append(outs, out)
+	}
+	a.Store(0)
+	b.Store(0)
+	sender, _ := connect(t, n, codecA, "sender")
+	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	a.Store(0)
+	b.Store(0)
+	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "hi"})
+	if a.Load() != 1 || b.Load() != 1 {
+		t.Errorf("encodings = %d, %d; want 1 per codec for 201 recipients", a.Load(), b.Load())
+	}
+	for i, out := range outs {
+		if out.count("message") != 1 {
+			t.Fatalf("session %d got %d messages; want 1", i, out.count("message"))
+		}
+	}
+}
+
+func TestAckComesAfterTheStoredMessageIsPublished(t *testing.T) {
+	n := newNode(t, node.Config{})
+	var c atomic.Int64
+	s, out := connect(t, n, countingCodec{&c}, "alice")
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "x", Ref: "r1"})
+	out.mu.Lock()
+	defer out.mu.Unlock()
+	got := []any{}
+	for _, f := range out.frames[len(out.frames)-2:] {
+		got = append(got, f["type"])
+	}
+	if got[0] != "message" || got[1] != "ack" {
+		t.Errorf("last frames = %v; want [message ack]: publish before ack", got)
+	}
+}
+
+func TestRateLimitThenFloodClose(t *testing.T) {
+	now := time.Unix(1000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	n := newNode(t, node.Config{Rate: 1, Burst: 3, FloodStrikes: 5, Now: clock})
+	var c atomic.Int64
+	s, out := connect(t, n, countingCodec{&c}, "fast") // hello took one token
+	for i := 0; i < 2; i++ {
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpRooms})
+		if typ := out.last()["type"]; typ != "rooms" {
+			t.Fatalf("command %d within burst: %v", i, out.last())
+		}
+	}
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpRooms})
+	if f := out.last(); f["code"] != "rate_limited" || f["retry_after_ms"].(float64) != 1000 {
+		t.Errorf("over the burst: %v; want rate_limited, retry after 1000 ms", f)
+	}
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpRooms})
+	if typ := out.last()["type"]; typ != "rooms" {
+		t.Errorf("a second later: %v; want the command to pass", out.last())
+	}
+	for i := 0; i < 6; i++ {
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpRooms})
+	}
+	if parley.ErrorCode(out.closed) != parley.ERateLimited {
+		t.Errorf("after 6 refusals in a row with FloodStrikes 5: closed = %v; want rate_limited", out.closed)
+	}
+}
+
+func TestShutdownClosesSessionsAsGoingAwayAndRefusesCommands(t *testing.T) {
+	n := newNode(t, node.Config{})
+	var c atomic.Int64
+	s, out := connect(t, n, countingCodec{&c}, "alice")
+	if err := n.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if parley.ErrorCode(out.closed) != parley.EUnavailable {
+		t.Errorf("closed = %v; want unavailable (going away)", out.closed)
+	}
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpRooms, Ref: "x"})
+	if f := out.last(); f["code"] != "unavailable" {
+		t.Errorf("command after shutdown: %v; want unavailable", f)
+	}
+}

@@ -1,0 +1,73 @@
+package node
+
+import (
+	"sort"
+	"sync/atomic"
+)
+
+// room is the local membership of one room: the sessions in it, for
+// fan-out, and the people in it, for presence.
+type room struct {
+	name    string
+	members atomic.Pointer[[]*Session] // copy-on-write; fan-out reads it without a lock
+	people  map[string]person          // NickKey → person; guarded by n.mu
+}
+
+// person counts the sessions one user has in a room, so that a second tab
+// neither announces a join nor, closing, a leave.
+type person struct {
+	nick     string
+	sessions int
+}
+
+func newRoom(name string) *room {
+	r := &room{name: name, people: make(map[string]person)}
+	r.members.Store(&[]*Session{})
+	return r
+}
+
+// addLocked adds s and reports whether its user was not in the room before.
+func (r *room) addLocked(s *Session) (firstOfUser bool) {
+	cur := *r.members.Load()
+	next := make([]*Session, len(cur), len(cur)+1)
+	copy(next, cur)
+	next = append(next, s)
+	r.members.Store(&next)
+	p := r.people[s.key]
+	p.nick = s.nick
+	p.sessions++
+	r.people[s.key] = p
+	s.rooms[r.name] = r
+	return p.sessions == 1
+}
+
+// removeLocked removes s and reports whether its user is now gone.
+func (r *room) removeLocked(s *Session) (lastOfUser bool) {
+	next := without(*r.members.Load(), s)
+	r.members.Store(&next)
+	delete(s.rooms, r.name)
+	p := r.people[s.key]
+	p.sessions--
+	if p.sessions > 0 {
+		r.people[s.key] = p
+		return false
+	}
+	delete(r.people, s.key)
+	return true
+}
+
+// nicksLocked returns the nicknames in the room, sorted.
+func (r *room) nicksLocked() []string {
+	out := make([]string, 0, len(r.people))
+	for _, p := range r.people {
+		out = append(out, p.nick)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (n *Node) dropRoomIfEmptyLocked(r *room) {
+	if len(r.people) == 0 && n.rooms[r.name] == r {
+		delete(n.rooms, r.name)
+	}
+}

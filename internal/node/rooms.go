@@ -1,0 +1,110 @@
+package node
+
+import (
+	"context"
+
+	"github.com/parley-chat/parley"
+)
+
+// join puts the session in a room, creating the room on first join.
+// Joining a room one is in already succeeds and changes nothing.
+func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
+	name, err := roomName(c.Room)
+	if err != nil {
+		return nil, err
+	}
+	if _, in := s.rooms[name]; !in && len(s.rooms) >= n.cfg.MaxRooms {
+		return nil, parley.Errorf(parley.EInvalid, "a connection may be in at most %d rooms", n.cfg.MaxRooms)
+	}
+	sctx, cancel := storeCtx(ctx)
+	info, err := n.store.EnsureRoom(sctx, name)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	first := false
+	if _, in := s.rooms[name]; !in {
+		r := n.rooms[name]
+		if r == nil {
+			r = newRoom(name)
+			n.rooms[name] = r
+		}
+		first = r.addLocked(s)
+	}
+	members := n.rooms[name].nicksLocked()
+	n.mu.Unlock()
+	if first {
+		n.publish(ctx, &parley.Event{Kind: parley.EventJoined, Room: name, Nickname: s.nick})
+	}
+	return &parley.Reply{Room: name, Members: members, LastSeq: info.LastSeq}, nil
+}
+
+// leave takes the session out of a room.
+func (n *Node) leave(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
+	r, err := n.joined(s, c.Room)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	last := r.removeLocked(s)
+	n.dropRoomIfEmptyLocked(r)
+	n.mu.Unlock()
+	if last {
+		n.publish(ctx, &parley.Event{Kind: parley.EventLeft, Room: r.name, Nickname: s.nick})
+	}
+	return &parley.Reply{Room: r.name}, nil
+}
+
+// listRooms lists every room with the number of people in it here.
+func (n *Node) listRooms(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
+	rooms, err := n.store.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]parley.RoomInfo, len(rooms))
+	n.mu.RLock()
+	for i, r := range rooms {
+		out[i] = parley.RoomInfo{Name: r.Name, LastSeq: r.LastSeq}
+		if lr := n.rooms[r.Name]; lr != nil {
+			out[i].Members = len(lr.people)
+		}
+	}
+	n.mu.RUnlock()
+	return &parley.Reply{Rooms: out}, nil
+}
+
+// presence lists who is in a room the session is in.
+func (n *Node) presence(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
+	r, err := n.joined(s, c.Room)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.RLock()
+	members := r.nicksLocked()
+	n.mu.RUnlock()
+	return &parley.Reply{Room: r.name, Members: members}, nil
+}
+
+// joined returns the room named by name if the session is in it.
+func (n *Node) joined(s *Session, name string) (*room, error) {
+	key, err := roomName(name)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := s.rooms[key]
+	if !ok {
+		return nil, parley.Errorf(parley.ENotJoined, "join %s first", key)
+	}
+	return r, nil
+}
+
+func roomName(name string) (string, error) {
+	if !parley.ValidRoom(name) {
+		return "", parley.Errorf(parley.EInvalid,
+			"a room name is 1–%d letters, digits, '_', '-' or '.'", parley.MaxRoomLen)
+	}
+	return parley.RoomKey(name), nil
+}

@@ -1,0 +1,126 @@
+package node
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// Codec encodes what node sends to a session in the session's wire format.
+// Implementations must be comparable (node caches one encoding of an event
+// per Codec) and safe for concurrent use.
+type Codec interface {
+	EncodeEvent(ev *parley.Event) []byte
+	EncodeReply(r *parley.Reply) []byte
+	EncodeError(ref string, err error) []byte
+}
+
+// Outbox is the transport's side of a session.
+type Outbox interface {
+	// Send queues frame without blocking and without copying it (the same
+	// frame may be queued on many sessions). It returns false if the
+	// connection is closing; a transport that cannot queue more closes the
+	// connection itself.
+	Send(frame []byte) bool
+	// Close ends the connection because of reason, whose code the transport
+	// maps to its own close code (EUnavailable: going away; ERateLimited:
+	// policy violation).
+	Close(reason error)
+}
+
+// Session is one client connection as node sees it. Create it with Connect
+// and end it with Disconnect.
+type Session struct {
+	out    Outbox
+	codec  Codec
+	remote string
+
+	// Owned by the goroutine that calls Handle.
+	limiter  tokenBucket
+	strikes  int
+	typingAt map[string]time.Time
+
+	// Written under n.mu at hello and join/leave; read under n.mu, or
+	// without it by the Handle goroutine (the only writer).
+	nick      string
+	key       string
+	claimedAt time.Time
+	rooms     map[string]*room
+
+	maxDM atomic.Int64 // ID of the newest direct message queued to this session
+}
+
+// Nickname returns the session's nickname, or "" before hello. Only the
+// goroutine that calls Handle may call it.
+func (s *Session) Nickname() string { return s.nick }
+
+func (s *Session) send(frame []byte) { s.out.Send(frame) }
+
+func (s *Session) noteDM(id int64) {
+	for {
+		cur := s.maxDM.Load()
+		if id <= cur || s.maxDM.CompareAndSwap(cur, id) {
+			return
+		}
+	}
+}
+
+// Connect registers a new connection, from remote (an address for logs),
+// that speaks codec and is written through out.
+func (n *Node) Connect(out Outbox, codec Codec, remote string) *Session {
+	s := &Session{
+		out: out, codec: codec, remote: remote,
+		limiter:  newTokenBucket(n.cfg.Rate, n.cfg.Burst, n.cfg.Now()),
+		typingAt: make(map[string]time.Time),
+		rooms:    make(map[string]*room),
+	}
+	n.mu.Lock()
+	n.sessions[s] = struct{}{}
+	n.mu.Unlock()
+	return s
+}
+
+// Disconnect removes s from every room and index; others in its rooms see
+// it leave unless the same person is still there from another connection.
+// It must be called once, after the last Handle of s returned.
+func (n *Node) Disconnect(ctx context.Context, s *Session) {
+	n.mu.Lock()
+	delete(n.sessions, s)
+	var left []string
+	for name, r := range s.rooms {
+		if r.removeLocked(s) {
+			left = append(left, name)
+		}
+		n.dropRoomIfEmptyLocked(r)
+	}
+	if s.key != "" {
+		n.users[s.key] = without(n.users[s.key], s)
+		if len(n.users[s.key]) == 0 {
+			delete(n.users, s.key)
+		}
+	}
+	n.mu.Unlock()
+
+	for _, room := range left {
+		n.publish(ctx, &parley.Event{Kind: parley.EventLeft, Room: room, Nickname: s.nick})
+	}
+	if s.key != "" {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		defer cancel()
+		if err := n.store.TouchUser(ctx, s.nick, n.cfg.Now(), s.maxDM.Load()); err != nil {
+			n.log.Warn("record user last seen", "nick", s.nick, "err", err)
+		}
+	}
+}
+
+func without(list []*Session, s *Session) []*Session {
+	out := list[:0:0]
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}

@@ -1,0 +1,169 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// Message is the JSON shape of a parley.Message.
+type Message struct {
+	ID       int64    `json:"id"`
+	Room     string   `json:"room"`
+	Seq      int64    `json:"seq"`
+	From     string   `json:"from"`
+	To       string   `json:"to,omitempty"`
+	Text     string   `json:"text"`
+	HTML     string   `json:"html"`
+	Mentions []string `json:"mentions"`
+	TS       int64    `json:"ts"` // server time, Unix milliseconds
+	ClientID string   `json:"client_id,omitempty"`
+}
+
+// Announcement is the JSON shape of a parley.Announcement.
+type Announcement struct {
+	ID      int64  `json:"id"`
+	Text    string `json:"text"`
+	HTML    string `json:"html"`
+	TS      int64  `json:"ts"`
+	Expires int64  `json:"expires"`
+}
+
+// RoomInfo is the JSON shape of a parley.RoomInfo.
+type RoomInfo struct {
+	Name    string `json:"name"`
+	Members int    `json:"members"`
+	LastSeq int64  `json:"last_seq"`
+}
+
+// frame is the JSON shape of everything the server sends. Fields are
+// omitted when empty, except where a client must be able to rely on them.
+type frame struct {
+	Type         string        `json:"type"`
+	Ref          string        `json:"ref,omitempty"`
+	Code         string        `json:"code,omitempty"`
+	Error        string        `json:"message,omitempty"`
+	RetryAfterMS int64         `json:"retry_after_ms,omitempty"`
+	Nickname     string        `json:"nickname,omitempty"`
+	Token        string        `json:"token,omitempty"`
+	Room         string        `json:"room,omitempty"`
+	Members      *[]string     `json:"members,omitempty"`
+	LastSeq      *int64        `json:"last_seq,omitempty"`
+	Message      *Message      `json:"msg,omitempty"`
+	Duplicate    bool          `json:"duplicate,omitempty"`
+	Messages     *[]Message    `json:"messages,omitempty"`
+	HasMore      *bool         `json:"has_more,omitempty"`
+	Rooms        *[]RoomInfo   `json:"rooms,omitempty"`
+	Announcement *Announcement `json:"announcement,omitempty"`
+}
+
+// Reply types on the wire, by command.
+var replyType = map[parley.Op]string{
+	parley.OpHello:    "welcome",
+	parley.OpJoin:     "ack",
+	parley.OpLeave:    "ack",
+	parley.OpSend:     "ack",
+	parley.OpDirect:   "ack",
+	parley.OpRooms:    "rooms",
+	parley.OpHistory:  "history",
+	parley.OpPresence: "presence",
+	parley.OpTyping:   "ack",
+}
+
+// EncodeEvent returns the frame of a pushed event.
+func EncodeEvent(ev *parley.Event) []byte {
+	f := frame{Type: string(ev.Kind), Room: ev.Room, Nickname: ev.Nickname}
+	if ev.Message != nil {
+		f.Room = ""
+		f.Message = wireMessage(ev.Message)
+	}
+	if ev.Announcement != nil {
+		a := ev.Announcement
+		f.Announcement = &Announcement{ID: a.ID, Text: a.Text, HTML: a.HTML, TS: millis(a.CreatedAt), Expires: millis(a.ExpiresAt)}
+	}
+	return marshal(&f)
+}
+
+// EncodeReply returns the frame answering a command that succeeded.
+func EncodeReply(r *parley.Reply) []byte {
+	f := frame{Type: replyType[r.Op], Ref: r.Ref, Room: r.Room}
+	switch r.Op {
+	case parley.OpHello:
+		f.Nickname, f.Token = r.Nickname, r.Token
+	case parley.OpJoin:
+		f.Members, f.LastSeq = nonNil(r.Members), &r.LastSeq
+	case parley.OpPresence:
+		f.Members = nonNil(r.Members)
+	case parley.OpSend, parley.OpDirect:
+		f.Message, f.Duplicate = wireMessage(r.Message), r.Duplicate
+	case parley.OpHistory:
+		msgs := make([]Message, len(r.Messages))
+		for i := range r.Messages {
+			msgs[i] = *wireMessage(&r.Messages[i])
+		}
+		f.Messages, f.HasMore = &msgs, &r.HasMore
+	case parley.OpRooms:
+		rooms := make([]RoomInfo, len(r.Rooms))
+		for i, ri := range r.Rooms {
+			rooms[i] = RoomInfo{Name: ri.Name, Members: ri.Members, LastSeq: ri.LastSeq}
+		}
+		f.Rooms = &rooms
+	}
+	return marshal(&f)
+}
+
+// EncodeError returns the error frame for err, answering the command with
+// ref (which may be empty).
+func EncodeError(ref string, err error) []byte {
+	f := frame{
+		Type: "error", Ref: ref,
+		Code: parley.ErrorCode(err), Error: parley.ErrorMessage(err),
+		RetryAfterMS: parley.ErrorRetryAfter(err).Milliseconds(),
+	}
+	return marshal(&f)
+}
+
+func wireMessage(m *parley.Message) *Message {
+	if m == nil {
+		return nil
+	}
+	mentions := m.Mentions
+	if mentions == nil {
+		mentions = []string{}
+	}
+	return &Message{
+		ID: m.ID, Room: m.Room, Seq: m.Seq, From: m.From, To: m.To,
+		Text: m.Text, HTML: m.HTML, Mentions: mentions,
+		TS: millis(m.CreatedAt), ClientID: m.ClientID,
+	}
+}
+
+func nonNil(s []string) *[]string {
+	if s == nil {
+		s = []string{}
+	}
+	return &s
+}
+
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// marshal encodes f without escaping <, > and & (frames carry HTML, and
+// escaping it would only make them larger: JSON strings are not HTML).
+func marshal(f *frame) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(f); err != nil {
+		// Every field is a plain string, number or slice of them: Encode
+		// cannot fail unless the frame type itself is broken.
+		panic("protocol: marshal frame: " + err.Error())
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}

@@ -1,0 +1,170 @@
+// Package sqlite is the parley.Store on an embedded SQLite database
+// (modernc.org/sqlite: pure Go, no cgo).
+//
+// All writes go through one goroutine that owns the only write connection
+// and commits them in groups: it takes every write queued (up to
+// Options.MaxBatch), runs them in one transaction and commits once, then
+// answers each caller. Reads use a separate pool; in WAL mode they never
+// wait for the writer.
+//
+// Durability: the database runs in WAL mode with synchronous=FULL by
+// default, so a commit returns only after the WAL is fsynced — an
+// acknowledged write survives a crash of the process and of the machine.
+// With Options.Synchronous "NORMAL" the WAL is written (to the OS) at every
+// commit but fsynced only at checkpoints: still safe when the process is
+// killed (the OS has the data), not when the machine loses power.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/parley-chat/parley"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+var _ parley.Store = (*Store)(nil)
+
+// Options tunes a Store. Zero values mean the documented defaults.
+type Options struct {
+	Synchronous string // "FULL" (default) or "NORMAL"; see the package comment
+	MaxBatch    int    // writes committed in one transaction at most; default 256
+	ReadConns   int    // read connections; default 4
+}
+
+// Store is a parley.Store on SQLite. Create it with Open; Close it.
+type Store struct {
+	read  *sql.DB
+	write *sql.DB // one connection, used only by the writer goroutine
+	opts  Options
+
+	reqs       chan *writeReq
+	mu         sync.RWMutex // guards closed against sends on reqs
+	closed     bool
+	writerDone chan struct{}
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// migrations it has not seen.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if opts.Synchronous == "" {
+		opts.Synchronous = "FULL"
+	}
+	if s := strings.ToUpper(opts.Synchronous); s != "FULL" && s != "NORMAL" {
+		return nil, fmt.Errorf("sqlite: synchronous %q: want FULL or NORMAL", opts.Synchronous)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 256
+	}
+	if opts.ReadConns <= 0 {
+		opts.ReadConns = 4
+	}
+	write, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	if err := migrate(ctx, write); err != nil {
+		_ = write.Close()
+		return nil, err
+	}
+	read, err := sql.Open("sqlite", dsn(path, opts, true))
+	if err != nil {
+		_ = write.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	read.SetMaxOpenConns(opts.ReadConns)
+	read.SetMaxIdleConns(opts.ReadConns)
+	s := &Store{
+		read: read, write: write, opts: opts,
+		reqs:       make(chan *writeReq, 4*opts.MaxBatch),
+		writerDone: make(chan struct{}),
+	}
+	go s.writer()
+	return s, nil
+}
+
+// dsn builds the connection string: WAL, a busy timeout, and for the read
+// pool query_only so that a bug cannot write around the writer.
+func dsn(path string, opts Options, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous("+strings.ToUpper(opts.Synchronous)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// migrate applies, in order, every migration past PRAGMA user_version.
+func migrate(ctx context.Context, db *sql.DB) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var version int
+	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	for i := version; i < len(names); i++ {
+		body, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", names[i], err)
+		}
+	}
+	return nil
+}
+
+// Close commits every write already queued, stops the writer and closes
+// the database. Calls after Close fail with EUnavailable.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.writerDone
+	return errors.Join(s.write.Close(), s.read.Close())
+}
+
+var errClosed = &parley.Error{Code: parley.EUnavailable, Message: "the store is closed"}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }

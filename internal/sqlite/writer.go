@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// writeReq is one write: fn runs inside the writer's transaction. fn must
+// find out whether it can succeed (reads, checks) before it writes: an
+// error returned after a partial write would be committed with the batch.
+// An error from the database itself fails the whole batch, rolled back.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// writeTimeout bounds one batch transaction.
+const writeTimeout = 30 * time.Second
+
+// exec queues fn for the writer and waits for its commit. If ctx ends
+// first, exec returns ctx's error; the write may still be committed.
+func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.reqs <- req:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer is the one goroutine that writes. It ends when reqs is closed and
+// drained (Close).
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*writeReq, 0, s.opts.MaxBatch)
+	for req := range s.reqs {
+		batch = append(batch[:0], req)
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs a batch in one transaction and answers every request.
+func (s *Store) commit(batch []*writeReq) {
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	errs := make([]error, len(batch))
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err == nil {
+		for i, req := range batch {
+			if req.ctx.Err() != nil {
+				errs[i] = req.ctx.Err() // the caller is gone: do not write for it
+				continue
+			}
+			if errs[i] = req.fn(ctx, tx); errs[i] != nil && !isDomain(errs[i]) {
+				err = errs[i]
+				break
+			}
+		}
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+	}
+	for i, req := range batch {
+		if err != nil {
+			req.done <- fmt.Errorf("sqlite: write: %w", err)
+		} else {
+			req.done <- errs[i]
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package ws
+
+import (
+	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/protocol"
+	"github.com/parley-chat/parley/internal/wsconn"
+)
+
+// Codec is the native wire format as node.Codec.
+type Codec struct{}
+
+var _ node.Codec = Codec{}
+
+// EncodeEvent implements node.Codec.
+func (Codec) EncodeEvent(ev *parley.Event) []byte { return protocol.EncodeEvent(ev) }
+
+// EncodeReply implements node.Codec.
+func (Codec) EncodeReply(r *parley.Reply) []byte { return protocol.EncodeReply(r) }
+
+// EncodeError implements node.Codec.
+func (Codec) EncodeError(ref string, err error) []byte { return protocol.EncodeError(ref, err) }
+
+// outbox adapts a wsconn.Conn to node.Outbox.
+type outbox struct{ c *wsconn.Conn }
+
+func (o outbox) Send(frame []byte) bool { return o.c.Send(frame) }
+
+func (o outbox) Close(reason error) {
+	o.c.Close(CloseCode(reason), parley.ErrorMessage(reason))
+}
+
+// Close codes beyond those wsconn uses itself (1002, 1003, 1007, 1009 for
+// broken frames; wsconn.CloseSlowConsumer for a full outbox).
+var closeCodes = map[string]ws.StatusCode{
+	parley.EUnavailable: ws.StatusGoingAway,       // 1001: server shutting down; reconnect elsewhere or later
+	parley.ERateLimited: ws.StatusPolicyViolation, // 1008: flooding far past the rate limit
+	parley.ETooLarge:    ws.StatusMessageTooBig,   // 1009
+}
+
+// CloseCode returns the WebSocket close code for ending a connection
+// because of err: the one place where an error becomes a close code.
+func CloseCode(err error) ws.StatusCode {
+	if c, ok := closeCodes[parley.ErrorCode(err)]; ok {
+		return c
+	}
+	return ws.StatusInternalServerError
+}

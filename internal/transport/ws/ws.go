@@ -1,0 +1,152 @@
+// Package ws is Parley's native endpoint: it upgrades HTTP requests at /ws
+// to WebSocket connections (internal/wsconn), decodes their frames with
+// internal/protocol and hands the commands to node. It knows node, never
+// the store.
+package ws
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	gobwas "github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/httperr"
+	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/protocol"
+	"github.com/parley-chat/parley/internal/wsconn"
+)
+
+// Config tunes the endpoint.
+type Config struct {
+	// AllowedOrigins lists the browser origins ("https://example.com") that
+	// may open a connection besides the server's own host; "*" allows any.
+	// Requests without an Origin header (non-browser clients) are allowed:
+	// the check exists to stop cross-site WebSocket hijacking in browsers.
+	AllowedOrigins []string
+	// MaxCommandBytes is the largest frame decoded as a command; a larger
+	// one (up to Conn.ReadLimit) is answered with a too_large error and the
+	// connection stays open. Zero means 16 KiB.
+	MaxCommandBytes int
+	Conn            wsconn.Config
+	Logger          *slog.Logger
+}
+
+// DefaultMaxCommandBytes bounds a command frame: a 4,000-character message
+// of 4-byte characters with its envelope fits.
+const DefaultMaxCommandBytes = 16 << 10
+
+// Handler serves the native endpoint.
+type Handler struct {
+	node *node.Node
+	cfg  Config
+	log  *slog.Logger
+
+	ctx    context.Context // ends every connection when cancelled (Close)
+	cancel context.CancelFunc
+	mu     sync.Mutex // guards closed and conns.Add
+	closed bool
+	conns  sync.WaitGroup
+}
+
+// New returns a Handler that serves n.
+func New(n *node.Node, cfg Config) *Handler {
+	if cfg.MaxCommandBytes == 0 {
+		cfg.MaxCommandBytes = DefaultMaxCommandBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Handler{node: n, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.originAllowed(r) {
+		httperr.Write(w, parley.Errorf(parley.EForbidden, "origin %s may not open a connection here", r.Header.Get("Origin")))
+		return
+	}
+	if !h.track() {
+		httperr.Write(w, &parley.Error{Code: parley.EUnavailable, Message: "server shutting down"})
+		return
+	}
+	defer h.conns.Done()
+	conn, rw, _, err := gobwas.UpgradeHTTP(r, w)
+	if err != nil {
+		h.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return // UpgradeHTTP has answered the request
+	}
+	c := wsconn.New(conn, rw, h.cfg.Conn)
+	s := h.node.Connect(outbox{c}, Codec{}, r.RemoteAddr)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+	err = c.Serve(ctx, func(p []byte) { h.command(ctx, s, p) })
+	h.node.Disconnect(ctx, s)
+	h.log.Debug("connection ended", "remote", r.RemoteAddr, "nick", s.Nickname(), "err", err)
+}
+
+func (h *Handler) command(ctx context.Context, s *node.Session, p []byte) {
+	if len(p) > h.cfg.MaxCommandBytes {
+		h.node.Reject(s, "", parley.Errorf(parley.ETooLarge, "a command frame is at most %d bytes", h.cfg.MaxCommandBytes))
+		return
+	}
+	cmd, err := protocol.Decode(p)
+	if err != nil {
+		h.node.Reject(s, cmd.Ref, err)
+		return
+	}
+	h.node.Handle(ctx, s, cmd)
+}
+
+func (h *Handler) track() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.conns.Add(1)
+	return true
+}
+
+// Close refuses new connections, ends the remaining ones as going away and
+// waits for their goroutines, up to ctx. Call it after node.Shutdown, which
+// has closed them gracefully already.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.cancel()
+	done := make(chan struct{})
+	go func() { h.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, o := range h.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,239 @@
+// Package wsconn is one server-side WebSocket connection on gobwas/ws,
+// after the HTTP upgrade: a read loop, a bounded outbox, and a writer that
+// writes everything queued with one system call. It moves text frames and
+// knows nothing about chat.
+//
+// Concurrency rules: one reader (the goroutine that calls Serve) and one
+// writer. Send and Close may be called from any goroutine and never block.
+// The writer goroutine exists only while frames are queued, so an idle
+// connection costs one goroutine (the reader) and a small read buffer.
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// Config limits one connection. Zero values mean the documented defaults.
+type Config struct {
+	// ReadLimit is the largest message payload accepted (all fragments of a
+	// message together); larger closes the connection with 1009. Default 64 KiB.
+	ReadLimit int64
+	// OutboxMessages and OutboxBytes bound what is queued and not yet
+	// written; beyond either the connection is closed with
+	// CloseSlowConsumer. Defaults 1024 frames and 4 MiB.
+	OutboxMessages int
+	OutboxBytes    int
+	// PingPeriod is how long the reader waits in silence before it sends a
+	// ping. Default 25 s. Must be less than PongWait.
+	PingPeriod time.Duration
+	// PongWait is the silence (no frame of any kind) after which the peer
+	// is considered gone. Default 60 s.
+	PongWait time.Duration
+	// WriteWait is the deadline of one write; a peer that does not read for
+	// this long is cut off. Default 10 s.
+	WriteWait time.Duration
+}
+
+// Defaults for Config, with their reasons.
+const (
+	DefaultReadLimit      = 64 << 10         // far above any chat command; bounds memory per reader
+	DefaultOutboxMessages = 1024             // a burst of a busy room; a reader this far behind is not reading
+	DefaultOutboxBytes    = 4 << 20          // bounds memory per slow reader
+	DefaultPingPeriod     = 25 * time.Second // below the 30–60 s idle timeouts of common proxies
+	DefaultPongWait       = 60 * time.Second // more than two ping periods: one lost pong is not fatal
+	DefaultWriteWait      = 10 * time.Second // a healthy peer drains a socket buffer far faster
+	closeGrace            = time.Second      // how long to wait for the peer's close reply
+	readBufferSize        = 512              // holds a frame header and small commands; larger payloads are read directly
+	maxKeptQueue          = 64               // a larger idle outbox slice is released, not kept
+)
+
+// CloseSlowConsumer is the close code of a connection whose outbox
+// overflowed: the client could not keep up. It may reconnect and resume.
+const CloseSlowConsumer ws.StatusCode = 4000
+
+func (c *Config) setDefaults() {
+	if c.ReadLimit <= 0 {
+		c.ReadLimit = DefaultReadLimit
+	}
+	if c.OutboxMessages <= 0 {
+		c.OutboxMessages = DefaultOutboxMessages
+	}
+	if c.OutboxBytes <= 0 {
+		c.OutboxBytes = DefaultOutboxBytes
+	}
+	if c.PingPeriod <= 0 {
+		c.PingPeriod = DefaultPingPeriod
+	}
+	if c.PongWait <= 0 {
+		c.PongWait = DefaultPongWait
+	}
+	if c.PingPeriod >= c.PongWait {
+		c.PingPeriod = c.PongWait * 9 / 10 // must be less than PongWait
+	}
+	if c.WriteWait <= 0 {
+		c.WriteWait = DefaultWriteWait
+	}
+}
+
+// frame is one queued frame: a text message or a control frame.
+type frame struct {
+	op      ws.OpCode
+	payload []byte
+}
+
+// Conn is one WebSocket connection. Create it with New and run it with
+// Serve.
+type Conn struct {
+	conn net.Conn
+	br   *bufio.Reader
+	cfg  Config
+
+	mu      sync.Mutex // guards the fields below; never held during I/O
+	queue   []frame
+	spare   []frame   // the writer's last batch, reused for the next queue
+	bytes   int       // payload bytes in queue
+	writing bool      // a writer goroutine is running
+	closing bool      // a close frame is queued or the connection is ending: Send refuses
+	closeBy time.Time // once our close frame is written: when to stop waiting for the reply
+	writers sync.WaitGroup
+
+	closeOnce sync.Once // closes conn
+}
+
+// New wraps a connection that has completed the server side of the
+// WebSocket handshake. rw is what the upgrade returned (may be nil); bytes
+// it has buffered are read first.
+func New(conn net.Conn, rw *bufio.ReadWriter, cfg Config) *Conn {
+	cfg.setDefaults()
+	var src io.Reader = conn
+	if rw != nil && rw.Reader != nil && rw.Reader.Buffered() > 0 {
+		buffered, _ := rw.Reader.Peek(rw.Reader.Buffered())
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), conn)
+	}
+	// A small reader of our own instead of the upgrade's 4 KiB one: idle
+	// connections are most connections.
+	return &Conn{conn: conn, br: bufio.NewReaderSize(src, readBufferSize), cfg: cfg}
+}
+
+// RemoteAddr returns the peer's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+
+// Send queues payload as one text frame without blocking and without
+// copying: the caller must not modify payload afterwards, and the same
+// slice may be queued on many connections at once. It returns false if the
+// connection is closing, or if the outbox is over its limits — then the
+// queue is dropped and the connection is closed with CloseSlowConsumer.
+func (c *Conn) Send(payload []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	if len(c.queue)+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes {
+		c.slowConsumerLocked()
+		return false
+	}
+	c.enqueueLocked(frame{ws.OpText, payload})
+	return true
+}
+
+// Close queues a close frame with code and reason after what is already
+// queued, and ends the connection once it is written (Serve returns). It
+// is safe to call many times from any goroutine; the first call wins.
+func (c *Conn) Close(code ws.StatusCode, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *Conn) closeLocked(code ws.StatusCode, reason string) {
+	if c.closing {
+		return
+	}
+	if len(reason) > 123 { // a control frame payload is at most 125 bytes
+		reason = reason[:123]
+	}
+	c.enqueueLocked(frame{ws.OpClose, ws.NewCloseFrameBody(code, reason)})
+	c.closing = true
+}
+
+// slowConsumerLocked drops what is queued (the memory is the point) and
+// closes with CloseSlowConsumer. The write in progress, if the peer is not
+// reading, would block for WriteWait; its deadline is shortened.
+func (c *Conn) slowConsumerLocked() {
+	clear(c.queue)
+	c.queue, c.bytes = c.queue[:0], 0
+	c.closeLocked(CloseSlowConsumer, "slow consumer: reconnect and resume")
+	_ = c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
+}
+
+// enqueueLocked queues f and starts the writer if none is running.
+func (c *Conn) enqueueLocked(f frame) {
+	c.queue = append(c.queue, f)
+	c.bytes += len(f.payload)
+	if !c.writing {
+		c.writing = true
+		c.writers.Add(1)
+		go c.writeLoop()
+	}
+}
+
+// terminate closes the network connection; Serve's read loop then ends.
+func (c *Conn) terminate() {
+	c.closeOnce.Do(func() { _ = c.conn.Close() })
+}
+
+// errClosed reports a connection that ended without a close frame.
+var errClosed = errors.New("wsconn: connection closed")
+
+// Serve runs the read loop in the calling goroutine until the connection
+// ends, calling onText for each complete text message, in order; the
+// payload is only valid during the call. When ctx ends the connection is
+// closed with 1001 (going away). Serve closes the network connection and
+// waits for the writer before it returns the reason the connection ended:
+// nil for a close handshake, a *CloseError for a protocol violation, or
+// the I/O error.
+func (c *Conn) Serve(ctx context.Context, onText func(payload []byte)) error {
+	stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "server shutting down") })
+	defer stop()
+	err := c.readLoop(onText)
+	var ce *CloseError
+	switch {
+	case errors.As(err, &ce):
+		c.Close(ce.Code, ce.Reason)
+	case err == nil:
+		// The close handshake is answered in readLoop.
+	default:
+		c.terminate() // the peer is gone: nothing can be written
+	}
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
+	c.writers.Wait()
+	if ce != nil {
+		c.linger()
+	}
+	c.terminate()
+	return err
+}
+
+// lingerLimit bounds what linger reads and throws away.
+const lingerLimit = 1 << 20
+
+// linger reads and discards what the peer still sends, for up to
+// closeGrace, before the connection is closed after a violation: closing a
+// socket with unread data resets it, and the peer would lose our close
+// frame (and its code) with it.
+func (c *Conn) linger() {
+	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.br, lingerLimit))
+}

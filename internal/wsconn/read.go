@@ -1,0 +1,185 @@
+package wsconn
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/ws"
+)
+
+// CloseError is a protocol violation by the peer: the connection is closed
+// with Code.
+type CloseError struct {
+	Code   ws.StatusCode
+	Reason string
+}
+
+func (e *CloseError) Error() string { return fmt.Sprintf("wsconn: close %d: %s", e.Code, e.Reason) }
+
+func violation(code ws.StatusCode, reason string) error {
+	return &CloseError{Code: code, Reason: reason}
+}
+
+// errPingTimeout reports a peer that stayed silent for PongWait.
+var errPingTimeout = errors.New("wsconn: no frame from the peer within the pong wait")
+
+// readLoop reads frames until the connection ends. It returns nil after a
+// close handshake, a *CloseError for a violation, or the read error.
+func (c *Conn) readLoop(onText func([]byte)) error {
+	var (
+		msg       []byte // the text message being assembled
+		inMessage bool   // a fragmented message is in progress
+		lastSeen  = time.Now()
+	)
+	for {
+		if err := c.awaitFrame(&lastSeen); err != nil {
+			return err
+		}
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			return err
+		}
+		if err := checkHeader(h); err != nil {
+			return err
+		}
+		if h.OpCode.IsControl() {
+			done, err := c.control(h)
+			if done || err != nil {
+				return err
+			}
+			continue
+		}
+		switch {
+		case h.OpCode == ws.OpContinuation && !inMessage:
+			return violation(ws.StatusProtocolError, "continuation frame without a message")
+		case h.OpCode != ws.OpContinuation && inMessage:
+			return violation(ws.StatusProtocolError, "new message inside a fragmented one")
+		case h.OpCode == ws.OpBinary:
+			return violation(ws.StatusUnsupportedData, "binary messages are not supported; send JSON text")
+		case int64(len(msg))+h.Length > c.cfg.ReadLimit:
+			return violation(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", c.cfg.ReadLimit))
+		}
+		if msg, err = c.readPayload(msg, h); err != nil {
+			return err
+		}
+		if inMessage = !h.Fin; inMessage {
+			continue
+		}
+		if !utf8.Valid(msg) {
+			return violation(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+		}
+		onText(msg)
+		if cap(msg) > readBufferSize {
+			msg = nil // do not keep a large buffer on an idle connection
+		} else {
+			msg = msg[:0]
+		}
+	}
+}
+
+// awaitFrame waits for the first byte of the next frame. While the peer is
+// silent it sends a ping every PingPeriod; after PongWait of silence, or
+// once the connection is closing and the peer did not answer, it gives up.
+// Only this wait may time out: a timeout inside a frame would lose its
+// framing.
+func (c *Conn) awaitFrame(lastSeen *time.Time) error {
+	for {
+		now := time.Now()
+		deadline := min(lastSeen.Add(c.cfg.PongWait).UnixNano(), now.Add(c.cfg.PingPeriod).UnixNano())
+		c.mu.Lock()
+		closing, closeBy := c.closing, c.closeBy
+		c.mu.Unlock()
+		if closing && !closeBy.IsZero() {
+			deadline = min(deadline, closeBy.UnixNano())
+		}
+		_ = c.conn.SetReadDeadline(time.Unix(0, deadline))
+		_, err := c.br.Peek(1)
+		if err == nil {
+			// A frame has begun: allow the rest of it PongWait.
+			_ = c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+			*lastSeen = time.Now()
+			return nil
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			return err
+		}
+		switch now = time.Now(); {
+		case closing && !closeBy.IsZero() && !now.Before(closeBy):
+			return errClosed // the peer did not answer our close frame
+		case now.Sub(*lastSeen) >= c.cfg.PongWait:
+			return errPingTimeout
+		}
+		c.control0(ws.OpPing, nil)
+	}
+}
+
+func checkHeader(h ws.Header) error {
+	switch {
+	case h.Rsv != 0:
+		return violation(ws.StatusProtocolError, "reserved bits set (no extension was negotiated)")
+	case !h.Masked:
+		return violation(ws.StatusProtocolError, "client frames must be masked")
+	case h.OpCode.IsReserved():
+		return violation(ws.StatusProtocolError, "reserved opcode")
+	case h.OpCode.IsControl() && (h.Length > 125 || !h.Fin):
+		return violation(ws.StatusProtocolError, "control frames are at most 125 bytes and not fragmented")
+	}
+	return nil
+}
+
+// readPayload appends the frame's unmasked payload to buf.
+func (c *Conn) readPayload(buf []byte, h ws.Header) ([]byte, error) {
+	n := len(buf)
+	if free := cap(buf) - n; int64(free) < h.Length {
+		grown := make([]byte, n, n+int(h.Length))
+		copy(grown, buf)
+		buf = grown
+	}
+	buf = buf[:n+int(h.Length)]
+	if _, err := io.ReadFull(c.br, buf[n:]); err != nil {
+		return buf, err
+	}
+	ws.Cipher(buf[n:], h.Mask, 0)
+	return buf, nil
+}
+
+// control handles a ping, pong or close frame; done reports a completed
+// close handshake.
+func (c *Conn) control(h ws.Header) (done bool, err error) {
+	payload, err := c.readPayload(nil, h)
+	if err != nil {
+		return false, err
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		c.control0(ws.OpPong, payload)
+	case ws.OpClose:
+		if len(payload) == 1 {
+			return true, violation(ws.StatusProtocolError, "close frame with a one-byte body")
+		}
+		code, reason := ws.ParseCloseFrameData(payload)
+		if len(payload) >= 2 && ws.CheckCloseFrameData(code, reason) != nil {
+			return true, violation(ws.StatusProtocolError, "invalid close code or reason")
+		}
+		if code.Empty() {
+			code = ws.StatusNormalClosure
+		}
+		c.Close(code, "") // echo the peer's code; a no-op if we started the close
+		return true, nil
+	}
+	return false, nil
+}
+
+// control0 queues a control frame unless the connection is closing.
+func (c *Conn) control0(op ws.OpCode, payload []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closing {
+		c.enqueueLocked(frame{op, payload})
+	}
+}

@@ -1,0 +1,11 @@
+// Package web holds the browser page Parley serves at /: our own HTML, CSS
+// and JavaScript, embedded in the binary, with no build step and no
+// third-party code.
+package web
+
+import "embed"
+
+// FS holds the page's files.
+//
+//go:embed index.html app.js style.css
+var FS embed.FS
