@@ -20,7 +20,7 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if m.ClientID != "" {
 			prev, err := scanMessage(tx.QueryRowContext(ctx,
-				`SELECT `+messageColumns+` FROM messages WHERE sender_key = ? AND client_id = ?`,
+				`SELECT `+messageColumns+` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`,
 				parley.NickKey(m.From), m.ClientID))
 			if err == nil {
 				m, dup = prev, true

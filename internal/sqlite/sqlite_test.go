@@ -1,0 +1,79 @@
+package sqlite_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/sqlite"
+	"github.com/parley-chat/parley/internal/storetest"
+)
+
+func open(t *testing.T, dir string) parley.Store { return openTB(t, dir) }
+
+func openTB(t testing.TB, dir string) parley.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(dir, "parley.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) { storetest.Run(t, open) }
+
+func TestOpenCreatesTheSchemaOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new.db")
+	for i := 0; i < 2; i++ {
+		s := open(t, dir)
+		_ = s.Close()
+	}
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+	if _, err := sqlite.Open(context.Background(), path, sqlite.Options{Synchronous: "OFF"}); err == nil {
+		t.Error("synchronous=OFF accepted; it would lose acknowledged writes")
+	}
+}
+
+func BenchmarkAppendSerial(b *testing.B) {
+	s := openTB(b, b.TempDir()).(*sqlite.Store)
+	defer s.Close()
+	m := parley.Message{Room: "lobby", From: "bench", Text: "hello", HTML: "<p>hello</p>", CreatedAt: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.Append(context.Background(), m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendParallel shows group commit: many writers share one
+// transaction and one fsync.
+func BenchmarkAppendParallel(b *testing.B) {
+	s := openTB(b, b.TempDir()).(*sqlite.Store)
+	defer s.Close()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			m := parley.Message{Room: fmt.Sprint("r", i%16), From: "bench", Text: "hello", HTML: "<p>hello</p>", ClientID: fmt.Sprint(i), CreatedAt: time.Now()}
+			if _, _, err := s.Append(context.Background(), m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,388 @@
+// Package storetest is the behaviour suite every parley.Store must pass.
+// Each implementation's tests call Run with a function that opens a fresh,
+// empty store; the suite is the specification of the Store interface.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// Opener opens a store on dir. Called twice with the same dir, the second
+// store must see what the first one (closed) wrote.
+type Opener func(t *testing.T, dir string) parley.Store
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s parley.Store)
+	}{
+		{"AppendAssignsIDsAndPerRoomSequences", testAppendSequences},
+		{"LobbyExistsAndRoomsAreCreatedOnFirstUse", testRooms},
+		{"DirectConversationsHaveTheirOwnSequences", testDirectSequences},
+		{"ClientIDIsAnIdempotencyKeyPerSender", testClientID},
+		{"HistoryPages", testHistory},
+		{"AfterResumes", testAfter},
+		{"ConcurrentAppendsKeepSequencesGapFree", testConcurrentAppends},
+		{"ClaimNickname", testClaimNickname},
+		{"TouchUserNeverMovesTheCursorBack", testTouchUser},
+		{"DirectSinceReturnsMessagesToTheUser", testDirectSince},
+		{"Announcements", testAnnouncements},
+		{"CancelledContext", testCancelledContext},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t, t.TempDir())
+			t.Cleanup(func() { _ = s.Close() })
+			tc.fn(t, s)
+		})
+	}
+	t.Run("DataSurvivesReopen", func(t *testing.T) { testReopen(t, open) })
+}
+
+var ctx = context.Background()
+
+// T0 is the suite's clock: whole milliseconds, as stores keep them.
+var T0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+// MustAppend appends m and fails the test on error.
+func MustAppend(tb testing.TB, s parley.Store, m parley.Message) parley.Message {
+	tb.Helper()
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = T0
+	}
+	if m.From == "" {
+		m.From = "alice"
+	}
+	if m.HTML == "" {
+		m.HTML = "<p>" + m.Text + "</p>"
+	}
+	got, dup, err := s.Append(ctx, m)
+	if err != nil {
+		tb.Fatalf("Append(%s, %q): %v", m.Room, m.Text, err)
+	}
+	if dup {
+		tb.Fatalf("Append(%s, %q): dup = true; want a new message", m.Room, m.Text)
+	}
+	return got
+}
+
+// MustHistory reads a page and fails the test on error.
+func MustHistory(tb testing.TB, s parley.Store, room string, before int64, limit int) []parley.Message {
+	tb.Helper()
+	msgs, err := s.History(ctx, room, before, limit)
+	if err != nil {
+		tb.Fatalf("History(%s, %d, %d): %v", room, before, limit, err)
+	}
+	return msgs
+}
+
+func texts(msgs []parley.Message) string {
+	out := ""
+	for i, m := range msgs {
+		if i > 0 {
+			out += " "
+		}
+		out += m.Text
+	}
+	return out
+}
+
+func testAppendSequences(t *testing.T, s parley.Store) {
+	var lastID int64
+	for i, tc := range []struct {
+		room    string
+		wantSeq int64
+	}{{"a", 1}, {"a", 2}, {"b", 1}, {"a", 3}, {"b", 2}} {
+		m := MustAppend(t, s, parley.Message{Room: tc.room, Text: fmt.Sprint(i), Mentions: []string{"bob"}, ClientID: ""})
+		if m.Seq != tc.wantSeq {
+			t.Errorf("message %d in %s: Seq = %d; want %d", i, tc.room, m.Seq, tc.wantSeq)
+		}
+		if m.ID <= lastID {
+			t.Errorf("message %d: ID = %d; want > %d", i, m.ID, lastID)
+		}
+		lastID = m.ID
+	}
+	got := MustHistory(t, s, "a", 0, 10)
+	if len(got) != 3 {
+		t.Fatalf("History(a) has %d messages; want 3", len(got))
+	}
+	m := got[0]
+	if m.From != "alice" || m.Text != "0" || m.HTML != "<p>0</p>" || !m.CreatedAt.Equal(T0) || len(m.Mentions) != 1 || m.Mentions[0] != "bob" {
+		t.Errorf("stored message = %+v; want fields as appended", m)
+	}
+}
+
+func testRooms(t *testing.T, s parley.Store) {
+	rooms, err := s.Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rooms) != 1 || rooms[0].Name != parley.Lobby {
+		t.Errorf("rooms of a new store = %+v; want just lobby", rooms)
+	}
+	r, err := s.EnsureRoom(ctx, "garden")
+	if err != nil || r.Name != "garden" || r.LastSeq != 0 {
+		t.Errorf("EnsureRoom(garden) = %+v, %v; want garden, seq 0", r, err)
+	}
+	MustAppend(t, s, parley.Message{Room: "attic", Text: "x"})
+	MustAppend(t, s, parley.Message{Room: "garden", Text: "y"})
+	if r, _ := s.EnsureRoom(ctx, "garden"); r.LastSeq != 1 {
+		t.Errorf("EnsureRoom of an existing room: LastSeq = %d; want 1", r.LastSeq)
+	}
+	rooms, _ = s.Rooms(ctx)
+	var names []string
+	for _, r := range rooms {
+		names = append(names, r.Name)
+	}
+	if fmt.Sprint(names) != "[attic garden lobby]" {
+		t.Errorf("Rooms = %v; want [attic garden lobby]", names)
+	}
+}
+
+func testDirectSequences(t *testing.T, s parley.Store) {
+	key := parley.DMKey("alice", "bob")
+	MustAppend(t, s, parley.Message{Room: "lobby", Text: "room"})
+	m := MustAppend(t, s, parley.Message{Room: key, To: "bob", Text: "dm"})
+	if m.Seq != 1 || m.To != "bob" {
+		t.Errorf("first DM: Seq = %d, To = %q; want 1, bob", m.Seq, m.To)
+	}
+	rooms, _ := s.Rooms(ctx)
+	for _, r := range rooms {
+		if parley.IsDMKey(r.Name) {
+			t.Errorf("Rooms lists the direct conversation %s", r.Name)
+		}
+	}
+	if got := texts(MustHistory(t, s, key, 0, 10)); got != "dm" {
+		t.Errorf("History(%s) = %q; want dm", key, got)
+	}
+}
+
+func testClientID(t *testing.T, s parley.Store) {
+	first := MustAppend(t, s, parley.Message{Room: "lobby", From: "Alice", Text: "once", ClientID: "c1"})
+	again, dup, err := s.Append(ctx, parley.Message{Room: "lobby", From: "alice", Text: "twice", ClientID: "c1", CreatedAt: T0})
+	if err != nil || !dup || again.ID != first.ID || again.Seq != first.Seq || again.Text != "once" {
+		t.Errorf("resend = %+v, dup %v, %v; want the first message, dup", again, dup, err)
+	}
+	other := MustAppend(t, s, parley.Message{Room: "lobby", From: "bob", Text: "bob's", ClientID: "c1"})
+	if other.ID == first.ID {
+		t.Error("the same client_id from another sender was taken for a duplicate")
+	}
+	MustAppend(t, s, parley.Message{Room: "lobby", Text: "no id"})
+	MustAppend(t, s, parley.Message{Room: "lobby", Text: "no id"})
+	if n := len(MustHistory(t, s, "lobby", 0, 100)); n != 4 {
+		t.Errorf("lobby holds %d messages; want 4 (the resend stored nothing)", n)
+	}
+}
+
+func testHistory(t *testing.T, s parley.Store) {
+	for i := 1; i <= 7; i++ {
+		MustAppend(t, s, parley.Message{Room: "lobby", Text: fmt.Sprint("m", i)})
+	}
+	for _, tc := range []struct {
+		before int64
+		limit  int
+		want   string
+	}{
+		{0, 3, "m5 m6 m7"},
+		{5, 3, "m2 m3 m4"},
+		{3, 10, "m1 m2"},
+		{1, 10, ""},
+		{0, 100, "m1 m2 m3 m4 m5 m6 m7"},
+	} {
+		if got := texts(MustHistory(t, s, "lobby", tc.before, tc.limit)); got != tc.want {
+			t.Errorf("History(before %d, limit %d) = %q; want %q", tc.before, tc.limit, got, tc.want)
+		}
+	}
+	if got := MustHistory(t, s, "nowhere", 0, 10); got == nil || len(got) != 0 {
+		t.Errorf("History of an unknown room = %#v; want an empty slice", got)
+	}
+}
+
+func testAfter(t *testing.T, s parley.Store) {
+	for i := 1; i <= 5; i++ {
+		MustAppend(t, s, parley.Message{Room: "lobby", Text: fmt.Sprint("m", i)})
+	}
+	got, err := s.After(ctx, "lobby", 2, 2)
+	if err != nil || texts(got) != "m3 m4" {
+		t.Errorf("After(2, 2) = %q, %v; want m3 m4", texts(got), err)
+	}
+	if got, _ := s.After(ctx, "lobby", 5, 10); len(got) != 0 {
+		t.Errorf("After(last) = %q; want nothing", texts(got))
+	}
+}
+
+func testConcurrentAppends(t *testing.T, s parley.Store) {
+	const writers, each = 20, 15
+	rooms := []string{"r0", "r1", "r2"}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				m := parley.Message{Room: rooms[(w+i)%3], From: fmt.Sprint("u", w), Text: "x", HTML: "x", ClientID: fmt.Sprint(i), CreatedAt: T0}
+				if _, _, err := s.Append(ctx, m); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Append: %v", err)
+	}
+	total := 0
+	for _, room := range rooms {
+		msgs := MustHistory(t, s, room, 0, writers*each)
+		total += len(msgs)
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("room %s: message %d has Seq %d; want %d (gap-free)", room, i, m.Seq, i+1)
+			}
+		}
+	}
+	if total != writers*each {
+		t.Errorf("stored %d messages; want %d", total, writers*each)
+	}
+}
+
+func testClaimNickname(t *testing.T, s parley.Store) {
+	t1 := T0.Add(time.Hour)
+	u, err := s.ClaimNickname(ctx, "Alice", "tok-a", T0, T0.Add(-time.Hour))
+	if err != nil || u.Nickname != "Alice" || !u.ClaimedAt.Equal(T0) {
+		t.Fatalf("ClaimNickname(Alice) = %+v, %v", u, err)
+	}
+	if _, err := s.ClaimNickname(ctx, "alice", "tok-b", T0, T0.Add(-time.Hour)); parley.ErrorCode(err) != parley.ENicknameTaken {
+		t.Errorf("claim of a held nickname, other case: %v; want nickname_taken", err)
+	}
+	if u, err := s.ClaimNickname(ctx, "Alice", "tok-a", T0, T0); err != nil || u.Nickname != "Alice" {
+		t.Errorf("the holder claiming again: %+v, %v; want success", u, err)
+	}
+	if u, err := s.UserByToken(ctx, "tok-a"); err != nil || u.Nickname != "Alice" {
+		t.Errorf("UserByToken = %+v, %v", u, err)
+	}
+	if u, err := s.UserByNickname(ctx, "ALICE"); err != nil || u.Nickname != "Alice" {
+		t.Errorf("UserByNickname(ALICE) = %+v, %v", u, err)
+	}
+	if _, err := s.UserByToken(ctx, "nope"); parley.ErrorCode(err) != parley.ENotFound {
+		t.Errorf("UserByToken(unknown): %v; want not_found", err)
+	}
+	if _, err := s.UserByNickname(ctx, "nobody"); parley.ErrorCode(err) != parley.ENotFound {
+		t.Errorf("UserByNickname(unknown): %v; want not_found", err)
+	}
+	// Released after the hold: the new holder starts after the newest message.
+	last := MustAppend(t, s, parley.Message{Room: parley.DMKey("bob", "alice"), From: "bob", To: "Alice", Text: "old"})
+	u, err = s.ClaimNickname(ctx, "alice", "tok-c", t1, T0.Add(time.Minute))
+	if err != nil || u.Nickname != "alice" || !u.ClaimedAt.Equal(t1) || u.DMCursor != last.ID {
+		t.Errorf("claim after the hold = %+v, %v; want alice, claimed at %v, cursor %d", u, err, t1, last.ID)
+	}
+	if _, err := s.UserByToken(ctx, "tok-a"); parley.ErrorCode(err) != parley.ENotFound {
+		t.Errorf("the old token after release: %v; want not_found", err)
+	}
+}
+
+func testTouchUser(t *testing.T, s parley.Store) {
+	if _, err := s.ClaimNickname(ctx, "bob", "tok", T0, T0); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int64{5, 3} {
+		if err := s.TouchUser(ctx, "Bob", T0.Add(time.Minute), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, _ := s.UserByNickname(ctx, "bob")
+	if u.DMCursor != 5 || !u.LastSeen.Equal(T0.Add(time.Minute)) {
+		t.Errorf("user = %+v; want cursor 5 (never back), last seen %v", u, T0.Add(time.Minute))
+	}
+}
+
+func testDirectSince(t *testing.T, s parley.Store) {
+	ab := parley.DMKey("alice", "bob")
+	m1 := MustAppend(t, s, parley.Message{Room: ab, From: "alice", To: "Bob", Text: "1"})
+	MustAppend(t, s, parley.Message{Room: ab, From: "bob", To: "alice", Text: "reply"})
+	MustAppend(t, s, parley.Message{Room: "lobby", From: "alice", Text: "room"})
+	MustAppend(t, s, parley.Message{Room: parley.DMKey("carol", "bob"), From: "carol", To: "bob", Text: "2"})
+	got, err := s.DirectSince(ctx, "BOB", 0, 10)
+	if err != nil || texts(got) != "1 2" {
+		t.Errorf("DirectSince(bob, 0) = %q, %v; want 1 2", texts(got), err)
+	}
+	if got, _ := s.DirectSince(ctx, "bob", m1.ID, 10); texts(got) != "2" {
+		t.Errorf("DirectSince(bob, after first) = %q; want 2", texts(got))
+	}
+}
+
+func testAnnouncements(t *testing.T, s parley.Store) {
+	a, err := s.AddAnnouncement(ctx, parley.Announcement{Text: "old", HTML: "<p>old</p>", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)})
+	if err != nil || a.ID == 0 {
+		t.Fatalf("AddAnnouncement = %+v, %v", a, err)
+	}
+	if _, err := s.AddAnnouncement(ctx, parley.Announcement{Text: "new", HTML: "<p>new</p>", CreatedAt: T0, ExpiresAt: T0.Add(3 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ActiveAnnouncements(ctx, T0.Add(2*time.Hour))
+	if err != nil || len(got) != 1 || got[0].Text != "new" || !got[0].ExpiresAt.Equal(T0.Add(3*time.Hour)) {
+		t.Errorf("active at +2h = %+v, %v; want only new", got, err)
+	}
+	if got, _ := s.ActiveAnnouncements(ctx, T0); len(got) != 2 || got[0].Text != "old" {
+		t.Errorf("active at T0 = %+v; want old, new", got)
+	}
+}
+
+func testCancelledContext(t *testing.T, s parley.Store) {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Append(c, parley.Message{Room: "lobby", From: "a", Text: "x", HTML: "x", CreatedAt: T0})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("Append with a cancelled context succeeded")
+		} else if !errors.Is(err, context.Canceled) {
+			t.Logf("Append with a cancelled context: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Append with a cancelled context did not return")
+	}
+}
+
+func testReopen(t *testing.T, open Opener) {
+	dir := t.TempDir()
+	s := open(t, dir)
+	m := MustAppend(t, s, parley.Message{Room: "kept", Text: "still here", ClientID: "k1"})
+	if _, err := s.ClaimNickname(ctx, "alice", "tok", T0, T0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if _, _, err := s.Append(ctx, parley.Message{Room: "kept", From: "a", Text: "late", CreatedAt: T0}); parley.ErrorCode(err) != parley.EUnavailable {
+		t.Errorf("Append after Close: %v; want unavailable", err)
+	}
+	s = open(t, dir)
+	defer s.Close()
+	if got := MustHistory(t, s, "kept", 0, 10); len(got) != 1 || got[0].ID != m.ID {
+		t.Errorf("after reopen: %+v; want the message", got)
+	}
+	if _, dup, _ := s.Append(ctx, parley.Message{Room: "kept", From: "alice", Text: "again", ClientID: "k1", CreatedAt: T0}); !dup {
+		t.Error("client_id forgotten after reopen")
+	}
+	if next := MustAppend(t, s, parley.Message{Room: "kept", Text: "next"}); next.Seq != 2 {
+		t.Errorf("Seq after reopen = %d; want 2", next.Seq)
+	}
+	if u, err := s.UserByToken(ctx, "tok"); err != nil || u.Nickname != "alice" {
+		t.Errorf("user after reopen = %+v, %v", u, err)
+	}
+}
