@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -254,5 +255,28 @@ func TestShutdownClosesWith1001AndKeepsAcknowledgedMessages(t *testing.T) {
 	f := c.MustOK(map[string]any{"type": "history", "room": "lobby"})
 	if msgs := f["messages"].([]any); len(msgs) != 1 || int64(msgs[0].(map[string]any)["id"].(float64)) != acked.Num("id") {
 		t.Errorf("history after shutdown = %v; want the acknowledged message", msgs)
+	}
+}
+
+func TestPageIsServedWithASecurityPolicy(t *testing.T) {
+	s := startServer(t)
+	resp, err := http.Get(s.URL() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "app.js") {
+		t.Errorf("GET / = %d; want the page", resp.StatusCode)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("Content-Security-Policy = %q", csp)
+	}
+	for _, path := range []string{"/app.js", "/style.css", "/healthz"} {
+		r, err := http.Get(s.URL() + path)
+		if err != nil || r.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %v %v", path, r.StatusCode, err)
+		}
+		r.Body.Close()
 	}
 }
