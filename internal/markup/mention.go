@@ -19,8 +19,10 @@ type mentionNode struct {
 	nick string
 }
 
+// Kind implements ast.Node.
 func (n *mentionNode) Kind() ast.NodeKind { return kindMention }
 
+// Dump implements ast.Node.
 func (n *mentionNode) Dump(src []byte, level int) {
 	ast.DumpHelper(n, src, level, map[string]string{"Nick": n.nick}, nil)
 }
@@ -29,8 +31,10 @@ func (n *mentionNode) Dump(src []byte, level int) {
 // parsed before it, so a mention in code stays code.
 type mentionParser struct{}
 
+// Trigger implements parser.InlineParser.
 func (mentionParser) Trigger() []byte { return []byte{'@'} }
 
+// Parse implements parser.InlineParser.
 func (mentionParser) Parse(parent ast.Node, block text.Reader, pc parser.Context) ast.Node {
 	if prev := block.PrecendingCharacter(); nickRune(prev) || prev == '@' {
 		return nil // "bob@example.com" or "@@x" is no mention

@@ -16,6 +16,7 @@ import (
 // paragraphs, and mentions are marked up.
 type chatRenderer struct{}
 
+// RegisterFuncs implements renderer.NodeRenderer.
 func (chatRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(ast.KindRawHTML, renderRawHTML)
 	reg.Register(ast.KindHTMLBlock, renderHTMLBlock)

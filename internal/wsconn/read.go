@@ -18,6 +18,7 @@ type CloseError struct {
 	Reason string
 }
 
+// Error implements the error interface.
 func (e *CloseError) Error() string { return fmt.Sprintf("wsconn: close %d: %s", e.Code, e.Reason) }
 
 func violation(code ws.StatusCode, reason string) error {

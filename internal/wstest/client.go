@@ -131,6 +131,7 @@ func (c *Client) StopReading() {
 
 type lockedWriter struct{ c *Client }
 
+// Write writes p under the client's write lock.
 func (w lockedWriter) Write(p []byte) (int, error) {
 	w.c.wmu.Lock()
 	defer w.c.wmu.Unlock()

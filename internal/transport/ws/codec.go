@@ -26,8 +26,10 @@ func (Codec) EncodeError(ref string, err error) []byte { return protocol.EncodeE
 // outbox adapts a wsconn.Conn to node.Outbox.
 type outbox struct{ c *wsconn.Conn }
 
+// Send implements node.Outbox.
 func (o outbox) Send(frame []byte) bool { return o.c.Send(frame) }
 
+// Close implements node.Outbox: the reason's code picks the close code.
 func (o outbox) Close(reason error) {
 	o.c.Close(CloseCode(reason), parley.ErrorMessage(reason))
 }
