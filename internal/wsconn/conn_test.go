@@ -205,7 +205,7 @@ func TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped(t *testing.T) {
 	cfg := wsconn.Config{PingPeriod: 50 * time.Millisecond, PongWait: 200 * time.Millisecond}
 	s, c := start(t, cfg, echo)
 	// wsutil.ReadServerText answers pings with pongs: the connection lives.
-	deadline := time.Now().Add(600 * time.Millisecond)
+	deadline := time.Now().Add(1200 * time.Millisecond)
 	pings := 0
 	for time.Now().Before(deadline) {
 		_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -225,7 +225,7 @@ func TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped(t *testing.T) {
 		}
 	}
 	if pings < 3 {
-		t.Errorf("%d pings in 600 ms with a 50 ms period; want several", pings)
+		t.Errorf("%d pings in 1.2 s with a 50 ms period; want several", pings)
 	}
 	select {
 	case err := <-s.result:
@@ -320,5 +320,22 @@ func TestContextCancelClosesAsGoingAwayAndLeavesNoGoroutines(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after Serve returned; %d before", n, before)
+	}
+}
+
+func TestPingFloodWithoutReadingIsCutOff(t *testing.T) {
+	// WriteWait is long: only the outbox limit can end this quickly.
+	s, c := start(t, wsconn.Config{OutboxMessages: 50, OutboxBytes: 64 << 10, WriteWait: time.Minute}, nil)
+	_ = c.(*net.TCPConn).SetReadBuffer(4096)
+	begin := time.Now()
+	ping := ws.MustCompileFrame(ws.MaskFrame(ws.NewPingFrame(make([]byte, 125))))
+	_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for i := 0; i < 200_000; i++ {
+		if _, err := c.Write(ping); err != nil {
+			break // the server cut us off
+		}
+	}
+	if err := s.wait(t); err == nil || time.Since(begin) > 8*time.Second {
+		t.Errorf("ping flood: Serve = %v after %v; want the connection cut off within seconds", err, time.Since(begin))
 	}
 }

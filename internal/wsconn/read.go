@@ -176,11 +176,17 @@ func (c *Conn) control(h ws.Header) (done bool, err error) {
 	return false, nil
 }
 
-// control0 queues a control frame unless the connection is closing.
+// control0 queues a control frame unless the connection is closing. The
+// outbox limits apply: a peer that floods pings without reading the pongs
+// is a slow consumer like any other.
 func (c *Conn) control0(op ws.OpCode, payload []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.closing {
+	switch {
+	case c.closing:
+	case len(c.queue)+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes:
+		c.slowConsumerLocked()
+	default:
 		c.enqueueLocked(frame{op, payload})
 	}
 }
