@@ -15,6 +15,8 @@ const (
 	OpHistory  Op = "history"  // read a page of a room's or a direct conversation's messages
 	OpPresence Op = "presence" // list who is in a room
 	OpTyping   Op = "typing"   // say "I am typing" to a room or a person; never stored
+	// OpConversations lists the direct conversations of the session's user.
+	OpConversations Op = "conversations"
 )
 
 // Command is one request from a client. Which fields count depends on Op
@@ -29,6 +31,7 @@ type Command struct {
 	Text     string // send, dm
 	ClientID string // send, dm: the sender's idempotency key
 	Before   int64  // history: only messages with Seq < Before (0: newest)
+	After    int64  // history: only messages with Seq > After, oldest first (resume); wins over Before
 	Limit    int    // history: page size (0: the default)
 }
 
@@ -46,12 +49,13 @@ type Reply struct {
 	Duplicate bool       // send, dm: the ClientID was seen before; Message is the original
 	Messages  []Message  // history, oldest first
 	HasMore   bool       // history: older messages exist
-	Rooms     []RoomInfo // rooms
+	Rooms     []RoomInfo // rooms; for conversations, Name is the conversation key and With the other person
 }
 
 // RoomInfo is a room as listed by OpRooms.
 type RoomInfo struct {
 	Name    string
-	Members int // people online in the room
-	LastSeq int64
+	Members int    // people online in the room
+	LastSeq int64  // Seq of the newest message
+	With    string // for a direct conversation: the other person's nickname
 }

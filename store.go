@@ -50,6 +50,10 @@ type Store interface {
 	// up to dmCursor were delivered; DMCursor never moves backwards.
 	TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64) error
 
+	// DirectConversations returns the direct conversations nick is one of
+	// the two people of (by NickKey), by name.
+	DirectConversations(ctx context.Context, nick string) ([]Room, error)
+
 	// DirectSince returns up to limit direct messages sent to nick (To, by
 	// NickKey) with ID > afterID, oldest first.
 	DirectSince(ctx context.Context, nick string, afterID int64, limit int) ([]Message, error)

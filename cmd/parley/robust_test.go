@@ -45,6 +45,18 @@ func TestHistorySurvivesRestart(t *testing.T) {
 	if got := texts(older["messages"].([]any)); got != "m1 m2 m3" || older["has_more"] != false {
 		t.Errorf("page before 4 = %s has_more=%v; want m1 m2 m3, false", got, older["has_more"])
 	}
+	// Resuming after a sequence number: what came after, oldest first.
+	resume := alice.MustOK(map[string]any{"type": "history", "room": "lobby", "after": 2, "limit": 2})
+	if got := texts(resume["messages"].([]any)); got != "m3 m4" || resume["has_more"] != true {
+		t.Errorf("page after 2 = %s has_more=%v; want m3 m4, true", got, resume["has_more"])
+	}
+	if rest := alice.MustOK(map[string]any{"type": "history", "room": "lobby", "after": 4}); texts(rest["messages"].([]any)) != "m5" || rest["has_more"] != false {
+		t.Errorf("page after 4 = %v; want m5, has_more false", rest)
+	}
+	convs := alice.MustOK(map[string]any{"type": "conversations"})["rooms"].([]any)
+	if len(convs) != 1 || convs[0].(map[string]any)["with"] != "bob" || convs[0].(map[string]any)["name"] != "dm:alice:bob" {
+		t.Errorf("conversations = %v; want the one with bob", convs)
+	}
 	dms := alice.MustOK(map[string]any{"type": "history", "with": "bob"})
 	if got := texts(dms["messages"].([]any)); got != "private" {
 		t.Errorf("DM history after restart = %s; want private", got)

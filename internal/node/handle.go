@@ -21,6 +21,8 @@ var handlers = map[parley.Op]handler{
 	parley.OpHistory:  (*Node).history,
 	parley.OpPresence: (*Node).presence,
 	parley.OpTyping:   (*Node).typing,
+
+	parley.OpConversations: (*Node).conversations,
 }
 
 // Handle runs cmd for s and queues the reply, or an error frame, on s. It

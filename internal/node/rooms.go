@@ -108,3 +108,26 @@ func roomName(name string) (string, error) {
 	}
 	return parley.RoomKey(name), nil
 }
+
+// conversations lists the direct conversations of the session's user.
+func (n *Node) conversations(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
+	convs, err := n.store.DirectConversations(ctx, s.nick)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]parley.RoomInfo, 0, len(convs))
+	for _, r := range convs {
+		a, b, _ := parley.DMParties(r.Name)
+		with := a
+		if a == s.key {
+			with = b
+		}
+		if u, err := n.store.UserByNickname(ctx, with); err == nil {
+			with = u.Nickname // as the person writes it
+		}
+		out = append(out, parley.RoomInfo{Name: r.Name, LastSeq: r.LastSeq, With: with})
+	}
+	return &parley.Reply{Rooms: out}, nil
+}

@@ -93,12 +93,21 @@ func (n *Node) history(ctx context.Context, s *Session, c *parley.Command) (*par
 	limit = min(limit, n.cfg.HistoryLimit)
 	sctx, cancel := storeCtx(ctx)
 	defer cancel()
-	msgs, err := n.store.History(sctx, room, c.Before, limit+1)
+	var msgs []parley.Message
+	if c.After > 0 {
+		msgs, err = n.store.After(sctx, room, c.After, limit+1)
+	} else {
+		msgs, err = n.store.History(sctx, room, c.Before, limit+1)
+	}
 	if err != nil {
 		return nil, err
 	}
+	// has_more: older messages exist (before), or newer ones (after).
 	more := len(msgs) > limit
-	if more {
+	switch {
+	case more && c.After > 0:
+		msgs = msgs[:limit]
+	case more:
 		msgs = msgs[1:]
 	}
 	if parley.IsDMKey(room) {

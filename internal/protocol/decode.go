@@ -24,6 +24,7 @@ type command struct {
 	Text     string `json:"text"`
 	ClientID string `json:"client_id"`
 	Before   int64  `json:"before"`
+	After    int64  `json:"after"`
 	Limit    int    `json:"limit"`
 }
 
@@ -39,6 +40,8 @@ var required = map[parley.Op][]string{
 	parley.OpHistory:  {"room|with"},
 	parley.OpPresence: {"room"},
 	parley.OpTyping:   {"room|to"},
+
+	parley.OpConversations: nil,
 }
 
 // Decode parses one frame into a Command. When it fails after the frame's
@@ -59,7 +62,7 @@ func Decode(frame []byte) (parley.Command, error) {
 	cmd := parley.Command{
 		Op: parley.Op(c.Type), Ref: c.Ref, Nickname: c.Nickname, Token: c.Token,
 		Room: c.Room, To: c.To, Text: c.Text, ClientID: c.ClientID,
-		Before: c.Before, Limit: c.Limit,
+		Before: c.Before, After: c.After, Limit: c.Limit,
 	}
 	if c.Type == "" {
 		return cmd, parley.Errorf(parley.EMissingField, "missing field: type")
@@ -71,8 +74,8 @@ func Decode(frame []byte) (parley.Command, error) {
 	if cmd.Op == parley.OpHistory && c.With != "" {
 		cmd.To = c.With
 	}
-	if cmd.Before < 0 || cmd.Limit < 0 {
-		return cmd, parley.Errorf(parley.EInvalid, "before and limit must not be negative")
+	if cmd.Before < 0 || cmd.After < 0 || cmd.Limit < 0 {
+		return cmd, parley.Errorf(parley.EInvalid, "before, after and limit must not be negative")
 	}
 	for _, f := range need {
 		if !present(&c, f) {

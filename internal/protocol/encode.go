@@ -36,6 +36,7 @@ type RoomInfo struct {
 	Name    string `json:"name"`
 	Members int    `json:"members"`
 	LastSeq int64  `json:"last_seq"`
+	With    string `json:"with,omitempty"`
 }
 
 // frame is the JSON shape of everything the server sends. Fields are
@@ -70,6 +71,8 @@ var replyType = map[parley.Op]string{
 	parley.OpHistory:  "history",
 	parley.OpPresence: "presence",
 	parley.OpTyping:   "ack",
+
+	parley.OpConversations: "conversations",
 }
 
 // EncodeEvent returns the frame of a pushed event.
@@ -104,10 +107,10 @@ func EncodeReply(r *parley.Reply) []byte {
 			msgs[i] = *wireMessage(&r.Messages[i])
 		}
 		f.Messages, f.HasMore = &msgs, &r.HasMore
-	case parley.OpRooms:
+	case parley.OpRooms, parley.OpConversations:
 		rooms := make([]RoomInfo, len(r.Rooms))
 		for i, ri := range r.Rooms {
-			rooms[i] = RoomInfo{Name: ri.Name, Members: ri.Members, LastSeq: ri.LastSeq}
+			rooms[i] = RoomInfo{Name: ri.Name, Members: ri.Members, LastSeq: ri.LastSeq, With: ri.With}
 		}
 		f.Rooms = &rooms
 	}

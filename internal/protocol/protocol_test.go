@@ -25,6 +25,8 @@ func TestDecode(t *testing.T) {
 		{`{"type":"dm","to":"bob","text":"hi"}`, parley.Command{Op: parley.OpDirect, To: "bob", Text: "hi"}},
 		{`{"type":"history","room":"lobby","before":10,"limit":5}`, parley.Command{Op: parley.OpHistory, Room: "lobby", Before: 10, Limit: 5}},
 		{`{"type":"history","with":"bob"}`, parley.Command{Op: parley.OpHistory, To: "bob"}},
+		{`{"type":"history","room":"lobby","after":7}`, parley.Command{Op: parley.OpHistory, Room: "lobby", After: 7}},
+		{`{"type":"conversations"}`, parley.Command{Op: parley.OpConversations}},
 		{`{"type":"presence","room":"lobby"}`, parley.Command{Op: parley.OpPresence, Room: "lobby"}},
 		{`{"type":"typing","room":"lobby"}`, parley.Command{Op: parley.OpTyping, Room: "lobby"}},
 		{`{"type":"typing","to":"bob"}`, parley.Command{Op: parley.OpTyping, To: "bob"}},
@@ -60,6 +62,7 @@ func TestDecodeErrors(t *testing.T) {
 		{`{"type":"send","room":5,"text":"x","ref":"7"}`, parley.EInvalid, "7", "room"},
 		{`{"type":"history","room":"a","limit":"ten"}`, parley.EInvalid, "", "limit"},
 		{`{"type":"history","room":"a","limit":-1}`, parley.EInvalid, "", "negative"},
+		{`{"type":"history","room":"a","after":-1}`, parley.EInvalid, "", "negative"},
 		{`{"type":"history","room":"a","before":1.5}`, parley.EInvalid, "", "before"},
 		{`{"type":7}`, parley.EInvalid, "", "type"},
 		{`{"type":"rooms","ref":"` + long + `"}`, parley.EInvalid, "", "ref"},
@@ -166,6 +169,7 @@ func TestEncodeError(t *testing.T) {
 var knownOps = map[parley.Op]bool{
 	parley.OpHello: true, parley.OpJoin: true, parley.OpLeave: true, parley.OpRooms: true, parley.OpSend: true,
 	parley.OpDirect: true, parley.OpHistory: true, parley.OpPresence: true, parley.OpTyping: true,
+	parley.OpConversations: true,
 }
 
 func FuzzDecode(f *testing.F) {

@@ -179,3 +179,31 @@ func wrap(err error, what string) error {
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
+
+// DirectConversations implements parley.Store. Conversation keys are
+// "dm:<a>:<b>" with a < b: nick is a prefix or a suffix of the key.
+func (s *Store) DirectConversations(ctx context.Context, nick string) ([]parley.Room, error) {
+	key := parley.NickKey(nick)
+	rows, err := s.read.QueryContext(ctx,
+		`SELECT name, last_seq, created_at FROM rooms
+		 WHERE (name >= 'dm:' || ?1 || ':' AND name < 'dm:' || ?1 || ';')
+		    OR (name >= 'dm:' AND name < 'dm;' AND substr(name, -length(?1) - 1) = ':' || ?1)
+		 ORDER BY name`, key)
+	if err != nil {
+		return nil, wrap(err, "list conversations")
+	}
+	defer rows.Close()
+	out := []parley.Room{}
+	for rows.Next() {
+		var r parley.Room
+		var created int64
+		if err := rows.Scan(&r.Name, &r.LastSeq, &created); err != nil {
+			return nil, wrap(err, "list conversations")
+		}
+		if a, b, ok := parley.DMParties(r.Name); ok && (a == key || b == key) {
+			r.CreatedAt = fromMillis(created)
+			out = append(out, r)
+		}
+	}
+	return out, wrap(rows.Err(), "list conversations")
+}

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Opener) {
 		{"ClaimNickname", testClaimNickname},
 		{"TouchUserNeverMovesTheCursorBack", testTouchUser},
 		{"DirectSinceReturnsMessagesToTheUser", testDirectSince},
+		{"DirectConversationsOfAUser", testDirectConversations},
 		{"Announcements", testAnnouncements},
 		{"CancelledContext", testCancelledContext},
 	}
@@ -384,5 +385,27 @@ func testReopen(t *testing.T, open Opener) {
 	}
 	if u, err := s.UserByToken(ctx, "tok"); err != nil || u.Nickname != "alice" {
 		t.Errorf("user after reopen = %+v, %v", u, err)
+	}
+}
+
+func testDirectConversations(t *testing.T, s parley.Store) {
+	MustAppend(t, s, parley.Message{Room: parley.DMKey("alice", "bob"), From: "alice", To: "bob", Text: "1"})
+	MustAppend(t, s, parley.Message{Room: parley.DMKey("bob", "zed"), From: "zed", To: "bob", Text: "2"})
+	MustAppend(t, s, parley.Message{Room: parley.DMKey("bob", "zed"), From: "bob", To: "zed", Text: "3"})
+	MustAppend(t, s, parley.Message{Room: parley.DMKey("b", "carol"), From: "b", To: "carol", Text: "4"})
+	MustAppend(t, s, parley.Message{Room: "bob", Text: "a room called bob"})
+	got, err := s.DirectConversations(ctx, "Bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range got {
+		names = append(names, fmt.Sprint(r.Name, "@", r.LastSeq))
+	}
+	if fmt.Sprint(names) != "[dm:alice:bob@1 dm:bob:zed@2]" {
+		t.Errorf("DirectConversations(Bob) = %v; want [dm:alice:bob@1 dm:bob:zed@2]", names)
+	}
+	if got, _ := s.DirectConversations(ctx, "nobody"); len(got) != 0 {
+		t.Errorf("DirectConversations(nobody) = %v; want none", got)
 	}
 }
