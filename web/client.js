@@ -1,0 +1,329 @@
+// Parley client: a small WebSocket client for Parley's native protocol
+// (docs/PROTOCOL.md). The web page uses it; other sites can load it with
+// <script src="https://your-parley/client.js"></script> and use
+// window.ParleyClient. It queues commands until the connection is open,
+// reconnects with jittered exponential backoff, says hello again with the
+// session token, rejoins rooms, catches up on what was missed (no gap, no
+// duplicate), and resends messages that were not acknowledged with their
+// original client_id, so each is stored exactly once.
+"use strict";
+
+/**
+ * A stored chat message.
+ * @typedef {Object} Message
+ * @property {number} id        unique on the server
+ * @property {string} room      room name, or "dm:a:b" for a direct conversation
+ * @property {number} seq       position in room: 1, 2, 3, …
+ * @property {string} from      sender nickname (set by the server)
+ * @property {string} [to]      recipient of a direct message
+ * @property {string} text      markdown source
+ * @property {string} html      safe HTML rendered by the server
+ * @property {string[]} mentions nicknames mentioned with @
+ * @property {number} ts        server time, Unix milliseconds
+ * @property {string} [client_id] the sender's idempotency key
+ */
+
+/**
+ * Events: "state" (string: connecting | open | reconnecting | offline | closed),
+ * "welcome" ({nickname, token}), "message" (Message), "mention" (Message),
+ * "joined"/"left" ({room, nickname}), "typing" ({room, nickname}),
+ * "announcement" ({id, text, html, ts, expires}), "error" ({code, message}),
+ * "auth" ({code, message}: the token was refused; call login again).
+ * @typedef {"state"|"welcome"|"message"|"mention"|"joined"|"left"|"typing"|"announcement"|"error"|"auth"} EventName
+ */
+
+(function (global) {
+  const MIN_BACKOFF = 1000, MAX_BACKOFF = 30000, PAGE = 200;
+
+  class ParleyError extends Error {
+    /** @param {{code: string, message: string, retry_after_ms?: number}} f */
+    constructor(f) { super(f.message); this.code = f.code; this.retryAfterMs = f.retry_after_ms || 0; }
+  }
+
+  class ParleyClient {
+    /**
+     * @param {Object} [opts]
+     * @param {string} [opts.url]   WebSocket URL; default: /ws on this page's host
+     * @param {string} [opts.token] a session token from an earlier welcome
+     */
+    constructor(opts = {}) {
+      this.url = opts.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+      this.token = opts.token || null;
+      this.nickname = null;
+      this.state = "closed";
+      this._ws = null;
+      this._listeners = new Map();
+      this._ref = 0;
+      this._waiting = new Map();   // ref → {resolve, reject, cmd}
+      this._queue = [];            // commands waiting for a session
+      this._outbox = new Map();    // client_id → pending send {cmd, resolve, reject}
+      this._rooms = new Set();     // rooms joined
+      this._lastSeq = new Map();   // room or DM key → highest seq delivered
+      this._catchingUp = new Map();// room → live messages held back during catch-up
+      this._ready = false;         // hello done on this connection
+      this._attempt = 0;
+      this._timer = null;
+      this._closed = true;
+      this._nickForLogin = null;
+    }
+
+    /** @param {EventName} name @param {(data: any) => void} fn */
+    on(name, fn) {
+      if (!this._listeners.has(name)) this._listeners.set(name, new Set());
+      this._listeners.get(name).add(fn);
+      return this;
+    }
+
+    /** @param {EventName} name @param {(data: any) => void} fn */
+    off(name, fn) { this._listeners.get(name)?.delete(fn); return this; }
+
+    _emit(name, data) {
+      for (const fn of this._listeners.get(name) || []) {
+        try { fn(data); } catch (e) { setTimeout(() => { throw e; }); }
+      }
+    }
+
+    _setState(s) { if (this.state !== s) { this.state = s; this._emit("state", s); } }
+
+    /**
+     * Connects and says hello: with nickname if given, else with the token.
+     * Resolves with the welcome ({nickname, token}).
+     * @param {string} [nickname]
+     * @returns {Promise<{nickname: string, token: string}>}
+     */
+    login(nickname) {
+      this._nickForLogin = nickname || null;
+      if (nickname) this.token = null;
+      return new Promise((resolve, reject) => {
+        this._loginWaiter = { resolve, reject };
+        if (this._ws && this._ws.readyState === WebSocket.OPEN) this._hello();
+        else this.connect();
+      });
+    }
+
+    /** Opens the connection (login does this for you). */
+    connect() {
+      this._closed = false;
+      if (this._ws) return;
+      clearTimeout(this._timer);
+      this._setState(this._attempt ? "reconnecting" : "connecting");
+      const ws = new WebSocket(this.url);
+      this._ws = ws;
+      ws.onopen = () => { this._attempt = 0; this._hello(); };
+      ws.onmessage = (e) => {
+        let f;
+        try { f = JSON.parse(e.data); } catch { return; }
+        this._onFrame(f);
+      };
+      ws.onclose = () => {
+        if (this._ws !== ws) return;
+        this._ws = null;
+        this._ready = false;
+        for (const w of this._waiting.values()) if (!w.cmd.client_id) w.reject(new ParleyError({ code: "unavailable", message: "connection lost" }));
+        this._waiting.clear();
+        if (this._closed) { this._setState("closed"); return; }
+        const delay = Math.min(MAX_BACKOFF, MIN_BACKOFF * 2 ** this._attempt++) * (0.5 + Math.random() / 2);
+        this._setState(navigator.onLine === false ? "offline" : "reconnecting");
+        this._timer = setTimeout(() => this.connect(), delay);
+      };
+    }
+
+    /** Closes the connection for good. */
+    close() {
+      this._closed = true;
+      clearTimeout(this._timer);
+      if (this._ws) this._ws.close(1000);
+      else this._setState("closed");
+    }
+
+    _hello() {
+      const cmd = this.token ? { type: "hello", token: this.token } : this._nickForLogin ? { type: "hello", nickname: this._nickForLogin } : null;
+      if (!cmd) { this._setState("open"); return; }
+      this._send(cmd).then((w) => {
+        this.nickname = w.nickname;
+        this.token = w.token;
+        this._ready = true;
+        this._setState("open");
+        this._emit("welcome", { nickname: w.nickname, token: w.token });
+        if (this._loginWaiter) { this._loginWaiter.resolve(w); this._loginWaiter = null; }
+        this._resume();
+      }, (err) => {
+        if (err.code === "bad_token") this.token = null;
+        this._emit("auth", err);
+        if (this._loginWaiter) { this._loginWaiter.reject(err); this._loginWaiter = null; }
+      });
+    }
+
+    // _resume rejoins rooms, catches up on each, then sends what waited.
+    async _resume() {
+      const rooms = [...this._rooms];
+      for (const room of rooms) this._catchingUp.set(room, []);
+      const queued = this._queue.splice(0);
+      try {
+        await Promise.all(rooms.map(async (room) => {
+          await this._send({ type: "join", room });
+          await this._catchUp(room);
+        }));
+        const convs = await this._send({ type: "conversations" });
+        await Promise.all(convs.rooms.filter((c) => this._lastSeq.has(c.name) && c.last_seq > this._lastSeq.get(c.name))
+          .map((c) => this._catchUp(c.name)));
+      } catch (err) {
+        this._emit("error", err);
+      } finally {
+        for (const [room, held] of this._catchingUp) { this._catchingUp.delete(room); held.forEach((m) => this._deliver(m)); }
+      }
+      for (const q of queued) this._transmit(q);
+      for (const p of this._outbox.values()) this._transmit(p);
+    }
+
+    async _catchUp(room) {
+      for (;;) {
+        const after = this._lastSeq.get(room) || 0;
+        if (!after) return;
+        const page = await this._send({ type: "history", room, after, limit: PAGE });
+        page.messages.forEach((m) => this._deliver(m));
+        if (!page.has_more) return;
+      }
+    }
+
+    // _deliver emits a message once, in order, per room.
+    _deliver(m) {
+      const held = this._catchingUp.get(m.room);
+      if (held) { held.push(m); return; }
+      const last = this._lastSeq.get(m.room) || 0;
+      if (m.seq <= last) return;
+      this._lastSeq.set(m.room, m.seq);
+      this._emit("message", m);
+    }
+
+    _onFrame(f) {
+      const w = f.ref && this._waiting.get(f.ref);
+      if (w) {
+        this._waiting.delete(f.ref);
+        if (f.type === "error") w.reject(new ParleyError(f));
+        else w.resolve(f);
+        return;
+      }
+      switch (f.type) {
+        case "message": this._deliver(f.msg); break;
+        case "mention": this._emit("mention", f.msg); break;
+        case "joined": case "left": case "typing": this._emit(f.type, { room: f.room, nickname: f.nickname }); break;
+        case "announcement": this._emit("announcement", f.announcement); break;
+        case "error": this._emit("error", new ParleyError(f)); break;
+      }
+    }
+
+    // _send writes a command now and resolves with its reply.
+    _send(cmd) {
+      return new Promise((resolve, reject) => this._transmit({ cmd, resolve, reject }, true));
+    }
+
+    _transmit(p, now) {
+      if (!now && !this._ready) { this._queue.push(p); return; }
+      if (!this._ws || this._ws.readyState !== WebSocket.OPEN) {
+        if (p.cmd.client_id) return; // stays in the outbox until the next connection
+        if (now) { p.reject(new ParleyError({ code: "unavailable", message: "not connected" })); return; }
+        this._queue.push(p);
+        return;
+      }
+      const ref = String(++this._ref);
+      this._waiting.set(ref, p);
+      this._ws.send(JSON.stringify({ ...p.cmd, ref }));
+    }
+
+    // _request queues a command until the session is ready.
+    _request(cmd) {
+      return new Promise((resolve, reject) => this._transmit({ cmd, resolve, reject }, false));
+    }
+
+    /**
+     * Joins a room. Resolves with {room, members, last_seq}.
+     * @param {string} room
+     */
+    async join(room) {
+      const ack = await this._request({ type: "join", room });
+      this._rooms.add(ack.room);
+      if (!this._lastSeq.has(ack.room)) this._lastSeq.set(ack.room, ack.last_seq);
+      return ack;
+    }
+
+    /** @param {string} room */
+    async leave(room) {
+      const ack = await this._request({ type: "leave", room });
+      this._rooms.delete(ack.room);
+      return ack;
+    }
+
+    /**
+     * Sends a message to a room (or, with to, a direct message). While the
+     * connection is down it waits; it is sent exactly once however often
+     * the connection drops, thanks to its client_id.
+     * @param {string} room
+     * @param {string} text
+     * @param {{clientId?: string}} [opts]
+     * @returns {Promise<Message>}
+     */
+    send(room, text, opts = {}) { return this._post({ type: "send", room, text }, opts); }
+
+    /**
+     * Sends a direct message to a nickname.
+     * @param {string} to @param {string} text @param {{clientId?: string}} [opts]
+     * @returns {Promise<Message>}
+     */
+    dm(to, text, opts = {}) { return this._post({ type: "dm", to, text }, opts); }
+
+    _post(cmd, opts) {
+      cmd.client_id = opts.clientId || newClientID();
+      return new Promise((resolve, reject) => {
+        const p = {
+          cmd,
+          resolve: (ack) => { this._outbox.delete(cmd.client_id); this._deliver(ack.msg); resolve(ack.msg); },
+          reject: (err) => { this._outbox.delete(cmd.client_id); reject(err); },
+        };
+        this._outbox.set(cmd.client_id, p);
+        if (this._ready) this._transmit(p, true);
+      });
+    }
+
+    /** The client_ids of messages not acknowledged yet. @returns {string[]} */
+    pending() { return [...this._outbox.keys()]; }
+
+    /**
+     * A page of history: {room, messages (oldest first), has_more}.
+     * @param {string|{with: string}} target a room or DM key, or {with: nickname}
+     * @param {{before?: number, after?: number, limit?: number}} [opts]
+     */
+    history(target, opts = {}) {
+      const cmd = typeof target === "string" ? { type: "history", room: target } : { type: "history", with: target.with };
+      return this._request(Object.assign(cmd, opts));
+    }
+
+    /** Says "typing" to a room, or to a person with {to}. @param {string|{to: string}} target */
+    typing(target) {
+      const cmd = typeof target === "string" ? { type: "typing", room: target } : { type: "typing", to: target.to };
+      if (this._ready && this._ws && this._ws.readyState === WebSocket.OPEN) this._ws.send(JSON.stringify(cmd));
+    }
+
+    /** Every room with member counts. */
+    rooms() { return this._request({ type: "rooms" }).then((r) => r.rooms); }
+
+    /** The direct conversations of this user: [{name, with, last_seq}]. */
+    conversations() { return this._request({ type: "conversations" }).then((r) => r.rooms); }
+
+    /** Who is in a room. @param {string} room */
+    presence(room) { return this._request({ type: "presence", room }).then((r) => r.members); }
+
+    /** The highest seq delivered in a room or DM conversation. @param {string} room */
+    lastSeq(room) { return this._lastSeq.get(room) || 0; }
+  }
+
+  function newClientID() {
+    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+
+  /** The conversation key of the direct conversation between a and b. */
+  ParleyClient.dmKey = (a, b) => { const [x, y] = [a.toLowerCase(), b.toLowerCase()].sort(); return "dm:" + x + ":" + y; };
+  ParleyClient.ParleyError = ParleyError;
+  global.ParleyClient = ParleyClient;
+})(typeof window !== "undefined" ? window : globalThis);
