@@ -50,7 +50,13 @@ func (s *Store) room(ctx context.Context, q querier, name string) (parley.Room, 
 
 // Rooms implements parley.Store.
 func (s *Store) Rooms(ctx context.Context) ([]parley.Room, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT name, last_seq, created_at FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
+	return s.queryRooms(ctx, nil, `SELECT name, last_seq, created_at FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
+}
+
+// queryRooms runs a query for (name, last_seq, created_at) rows and keeps
+// those keep accepts (nil: all).
+func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, query string, args ...any) ([]parley.Room, error) {
+	rows, err := s.read.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(err, "list rooms")
 	}
@@ -63,7 +69,9 @@ func (s *Store) Rooms(ctx context.Context) ([]parley.Room, error) {
 			return nil, wrap(err, "list rooms")
 		}
 		r.CreatedAt = fromMillis(created)
-		rooms = append(rooms, r)
+		if keep == nil || keep(r) {
+			rooms = append(rooms, r)
+		}
 	}
 	return rooms, wrap(rows.Err(), "list rooms")
 }
@@ -184,26 +192,11 @@ func wrap(err error, what string) error {
 // "dm:<a>:<b>" with a < b: nick is a prefix or a suffix of the key.
 func (s *Store) DirectConversations(ctx context.Context, nick string) ([]parley.Room, error) {
 	key := parley.NickKey(nick)
-	rows, err := s.read.QueryContext(ctx,
-		`SELECT name, last_seq, created_at FROM rooms
+	return s.queryRooms(ctx, func(r parley.Room) bool {
+		a, b, ok := parley.DMParties(r.Name)
+		return ok && (a == key || b == key)
+	}, `SELECT name, last_seq, created_at FROM rooms
 		 WHERE (name >= 'dm:' || ?1 || ':' AND name < 'dm:' || ?1 || ';')
 		    OR (name >= 'dm:' AND name < 'dm;' AND substr(name, -length(?1) - 1) = ':' || ?1)
 		 ORDER BY name`, key)
-	if err != nil {
-		return nil, wrap(err, "list conversations")
-	}
-	defer rows.Close()
-	out := []parley.Room{}
-	for rows.Next() {
-		var r parley.Room
-		var created int64
-		if err := rows.Scan(&r.Name, &r.LastSeq, &created); err != nil {
-			return nil, wrap(err, "list conversations")
-		}
-		if a, b, ok := parley.DMParties(r.Name); ok && (a == key || b == key) {
-			r.CreatedAt = fromMillis(created)
-			out = append(out, r)
-		}
-	}
-	return out, wrap(rows.Err(), "list conversations")
 }
