@@ -95,13 +95,23 @@ func (c *Conn) awaitFrame(lastSeen *time.Time) error {
 		closing, closeBy := c.closing, c.closeBy
 		c.mu.Unlock()
 		if closing && !closeBy.IsZero() {
+			// Our close frame is out: a peer that keeps sending instead of
+			// answering it is not waited for beyond closeBy.
+			if !now.Before(closeBy) {
+				return errClosed
+			}
 			deadline = min(deadline, closeBy.UnixNano())
 		}
 		_ = c.conn.SetReadDeadline(time.Unix(0, deadline))
 		_, err := c.br.Peek(1)
 		if err == nil {
-			// A frame has begun: allow the rest of it PongWait.
-			_ = c.conn.SetReadDeadline(time.Now().Add(c.cfg.PongWait))
+			// A frame has begun: allow the rest of it PongWait (or what
+			// is left of the close grace).
+			frameDeadline := time.Now().Add(c.cfg.PongWait)
+			if closing && !closeBy.IsZero() && closeBy.Before(frameDeadline) {
+				frameDeadline = closeBy
+			}
+			_ = c.conn.SetReadDeadline(frameDeadline)
 			*lastSeen = time.Now()
 			return nil
 		}
