@@ -1,307 +1,957 @@
-// Parley's small web page: join the lobby with a nickname and chat.
-// It speaks the native protocol (docs/PROTOCOL.md) over /ws. User text is
-// only ever set as textContent; the one HTML inserted is the server's
-// rendered, sanitised message (msg.html / announcement.html).
+// Parley's web page: rooms and direct conversations over the native
+// protocol, through ParleyClient (client.js), in English or 简体中文
+// (i18n.js). User text is only ever set as textContent; the one HTML
+// inserted is the server's rendered, sanitised markdown (msg.html,
+// announcement.html), and the page's Content-Security-Policy forbids
+// inline script as a second wall.
+//
+// State lives in S; each conversation (a room or a direct conversation,
+// keyed as the server keys it: "lobby", "dm:alice:bob") keeps its messages
+// by sequence number, so a message that arrives twice (live and through a
+// history page) is shown once. Only the open conversation is in the DOM.
 "use strict";
 
-const ROOM = "lobby";
-const $ = (id) => document.getElementById(id);
-const store = {
-  get(k) { try { return localStorage.getItem("parley." + k); } catch { return null; } },
-  set(k, v) { try { v == null ? localStorage.removeItem("parley." + k) : localStorage.setItem("parley." + k, v); } catch { /* private mode */ } },
-};
+(function () {
+  const { t } = window.i18n;
+  const PAGE = 50;              // messages per history page
+  const GROUP_MS = 5 * 60e3;    // consecutive messages of one sender within this are grouped
+  const TYPING_SHOW_MS = 4000;  // how long "… is typing" stays after a typing event
+  const TYPING_SEND_MS = 2000;  // how often we say we are typing (the server throttles too)
+  const NEAR_BOTTOM = 48;       // px: "at the newest message" within this
+  const NEAR_TOP = 80;          // px: load older history within this
+  const NICK_RE = /^[\p{L}\p{N}_.\-]{1,32}$/u;
+  const ROOM_RE = /^[\p{L}\p{N}_.\-]{1,64}$/u;
 
-const state = {
-  ws: null, me: null, ref: 0, pending: new Map(), // ref → callback
-  seen: new Map(),      // message id → <li>
-  byClientID: new Map(),// client_id → <li> while pending
-  oldestSeq: 0, retry: 0, typingSentAt: 0, typers: new Map(), title: document.title, unseen: 0,
-};
-
-function setStatus(text, cls) { const s = $("status"); s.textContent = text; s.className = "status " + cls; }
-
-function toast(text) {
-  const t = $("toast");
-  t.textContent = text;
-  t.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { t.hidden = true; }, 4000);
-}
-
-// request sends a command and calls done(frame) with the reply or error.
-function request(cmd, done) {
-  const ref = String(++state.ref);
-  if (done) state.pending.set(ref, done);
-  cmd.ref = ref;
-  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(cmd));
-  return ref;
-}
-
-function connect() {
-  setStatus(state.retry ? "reconnecting…" : "connecting…", state.retry ? "reconnecting" : "connecting");
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
-  state.ws = ws;
-  ws.onopen = () => { state.retry = 0; hello(); };
-  ws.onmessage = (e) => { try { onFrame(JSON.parse(e.data)); } catch (err) { console.error(err); } };
-  ws.onclose = () => {
-    if (state.ws !== ws) return;
-    state.pending.clear();
-    const delay = Math.min(30000, 1000 * 2 ** state.retry++) * (0.5 + Math.random() / 2);
-    setStatus("reconnecting in " + Math.round(delay / 1000) + " s…", "reconnecting");
-    setTimeout(connect, delay);
+  const $ = (id) => document.getElementById(id);
+  const store = {
+    get(k) { try { return localStorage.getItem("parley." + k); } catch { return null; } },
+    set(k, v) { try { v == null ? localStorage.removeItem("parley." + k) : localStorage.setItem("parley." + k, v); } catch { /* private mode */ } },
+    json(k, def) { try { return JSON.parse(this.get(k)) ?? def; } catch { return def; } },
+    setJSON(k, v) { this.set(k, JSON.stringify(v)); },
   };
-}
+  const lower = (s) => String(s || "").toLowerCase();
+  const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
 
-function hello() {
-  const token = store.get("token"), nick = store.get("nick");
-  if (!token && !nick) { showLogin(); return; }
-  const cmd = token ? { type: "hello", token } : { type: "hello", nickname: nick };
-  request(cmd, (f) => {
-    if (f.type === "error") {
-      if (f.code === "bad_token") store.set("token", null);
-      showLogin(f.message);
-      return;
+  const S = {
+    client: null,
+    me: null,               // my nickname
+    convs: new Map(),       // key → conversation
+    current: null,          // key of the open conversation
+    read: store.json("read", {}),       // key → highest seq read
+    dismissed: new Set(store.json("dismissed", [])),
+    notified: new Set(),    // message ids already notified
+    hiddenUnread: 0,        // mentions and DMs while the tab was hidden
+    typingSentAt: 0,
+    suggest: { open: false, items: [], index: 0, start: 0 },
+  };
+
+  // ---- conversations ----
+
+  /**
+   * A conversation: a room, or a direct conversation with peer.
+   * msgs are sorted by seq; pending are my messages not acknowledged yet.
+   */
+  function ensureConv(key, kind, name) {
+    key = lower(key);
+    let c = S.convs.get(key);
+    if (!c) {
+      c = {
+        key, kind, name, msgs: [], pending: new Map(), members: [], typers: new Map(),
+        unread: 0, hasMore: null, loading: false, loaded: false, markerSeq: 0, lastActive: 0,
+      };
+      S.convs.set(key, c);
     }
-    state.me = f.nickname;
-    store.set("nick", f.nickname);
-    store.set("token", f.token);
-    setStatus("connected as " + f.nickname, "connected");
+    if (name && kind === "dm") c.name = name;
+    return c;
+  }
+
+  function peerOf(m) { return lower(m.from) === lower(S.me) ? m.to : m.from; }
+
+  function convOf(m) {
+    return m.room.startsWith("dm:") ? ensureConv(m.room, "dm", peerOf(m)) : ensureConv(m.room, "room", m.room);
+  }
+
+  // insert adds m in seq order; it reports false if it was there already.
+  function insert(c, m) {
+    const a = c.msgs;
+    let i = a.length;
+    while (i > 0 && a[i - 1].seq > m.seq) i--;
+    if (i > 0 && a[i - 1].seq === m.seq) return false;
+    a.splice(i, 0, m);
+    c.lastActive = Math.max(c.lastActive, m.ts || 0);
+    return true;
+  }
+
+  const lastSeq = (c) => (c.msgs.length ? c.msgs[c.msgs.length - 1].seq : 0);
+  const isMine = (m) => lower(m.from) === lower(S.me);
+  const mentionsMe = (m) => (m.mentions || []).some((n) => lower(n) === lower(S.me));
+  const target = (c) => (c.kind === "room" ? "#" + c.name : "@" + c.name);
+
+  function readSeq(c) { return S.read[c.key] || 0; }
+  function setRead(c, seq) {
+    if (!(c.key in S.read) || seq > readSeq(c)) { S.read[c.key] = seq; store.setJSON("read", S.read); }
+  }
+
+  function countUnread(c) {
+    const r = readSeq(c);
+    c.unread = c.msgs.filter((m) => m.seq > r && !isMine(m)).length;
+  }
+
+  // ---- start-up and login ----
+
+  function init() {
+    window.i18n.apply(document);
+    setupSettings();
+    setupLogin();
+    setupSidebar();
+    setupComposer();
+    setupPane();
+    document.addEventListener("visibilitychange", onVisibility);
+    window.addEventListener("online", () => { if (S.client) { S.client.check(); setStatus(S.client.state); } });
+    window.addEventListener("offline", () => setStatus("offline"));
+    const token = store.get("token");
+    if (token) start({ token });
+    else showLogin();
+  }
+
+  function showLogin(message) {
+    $("app").hidden = true;
+    $("logout").hidden = true;
+    $("login").hidden = false;
+    $("login-error").textContent = message || "";
+    setStatus("closed");
+    const input = $("nick");
+    if (!input.value) input.value = store.get("nick") || "guest" + Math.floor(1000 + Math.random() * 9000);
+    input.focus();
+    input.select();
+  }
+
+  function setupLogin() {
+    $("login").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const nick = $("nick").value.trim();
+      if (!NICK_RE.test(nick)) { $("login-error").textContent = t("login.help"); return; }
+      start({ nickname: nick });
+    });
+  }
+
+  function start({ token, nickname }) {
+    if (S.client) S.client.close();
+    const client = new ParleyClient({ token });
+    S.client = client;
+    client.on("state", (s) => { if (S.client === client) setStatus(s); });
+    client.on("message", (m) => S.client === client && onMessage(m));
+    client.on("mention", (m) => S.client === client && onMention(m));
+    client.on("joined", (e) => S.client === client && onPresence(e, true));
+    client.on("left", (e) => S.client === client && onPresence(e, false));
+    client.on("typing", (e) => S.client === client && onTyping(e));
+    client.on("announcement", (a) => S.client === client && showAnnouncement(a));
+    client.on("error", (err) => S.client === client && err.code !== "unavailable" && toast(errText(err)));
+    client.on("auth", (err) => {
+      if (S.client !== client) return;
+      store.set("token", null);
+      client.close();
+      showLogin(errText(err));
+    });
+    client.login(nickname).then((w) => onWelcome(client, w), () => { /* the auth listener shows it */ });
+  }
+
+  function onWelcome(client, w) {
+    if (S.client !== client) return;
+    S.me = w.nickname;
+    store.set("nick", w.nickname);
+    store.set("token", w.token);
     $("login").hidden = true;
-    $("chat").hidden = false;
-    join();
-  });
-}
+    $("app").hidden = false;
+    $("logout").hidden = false;
+    $("whoami").textContent = t("nav.whoami", { nick: S.me });
+    const rooms = store.json("rooms", []).filter((r) => typeof r === "string" && ROOM_RE.test(r));
+    if (!rooms.some((r) => lower(r) === "lobby")) rooms.unshift("lobby");
+    for (const r of rooms) {
+      ensureConv(r, "room", lower(r));
+      joinRoom(r, false).catch(() => { /* shown by joinRoom */ });
+    }
+    client.conversations().then((list) => {
+      for (const d of list) {
+        const c = ensureConv(d.name, "dm", d.with);
+        if (!(c.key in S.read)) setRead(c, d.last_seq); // first sight on this device: nothing is unread
+        c.serverLast = d.last_seq;
+        if (!c.loaded) loadLatest(c);
+      }
+      renderSidebar();
+    }, (err) => toast(errText(err)));
+    const want = lower(store.get("current"));
+    select(S.convs.has(want) ? want : rooms.some((r) => lower(r) === want) ? want : "lobby");
+    resendOutbox();
+    $("text").focus();
+  }
 
-function showLogin(message) {
-  $("chat").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = message || "";
-  const input = $("nick");
-  if (!input.value) input.value = store.get("nick") || "guest" + Math.floor(1000 + Math.random() * 9000);
-  input.focus();
-  setStatus("not signed in", "connecting");
-}
+  function joinRoom(name, open) {
+    return S.client.join(name).then((ack) => {
+      const c = ensureConv(ack.room, "room", ack.room);
+      c.name = ack.room;
+      c.joined = true;
+      c.members = ack.members || [];
+      c.serverLast = ack.last_seq;
+      if (!(c.key in S.read)) setRead(c, ack.last_seq); // a newcomer owes nothing to old history
+      saveRooms();
+      if (!c.loaded) loadLatest(c);
+      if (open) select(c.key);
+      else { renderSidebar(); if (S.current === c.key) renderMembers(); }
+      return c;
+    }, (err) => {
+      const c = S.convs.get(lower(name));
+      if (c && !c.joined) S.convs.delete(c.key); // a room that cannot be joined is not listed
+      saveRooms();
+      renderSidebar();
+      if (S.current === lower(name)) select("lobby");
+      if (!open) toast(errText(err));
+      throw err;
+    });
+  }
 
-function join() {
-  request({ type: "join", room: ROOM }, (f) => {
-    if (f.type === "error") { toast(f.message); return; }
-    setMembers(f.members);
-    request({ type: "history", room: ROOM, limit: 50 }, (h) => {
-      if (h.type === "error") { toast(h.message); return; }
-      h.messages.forEach((m) => addMessage(m));
-      if (!state.oldestSeq && h.messages.length) state.oldestSeq = h.messages[0].seq;
-      $("older").hidden = !h.has_more;
-      scrollToEnd(true);
-      resendPending();
+  function saveRooms() {
+    store.setJSON("rooms", [...S.convs.values()].filter((c) => c.kind === "room" && c.joined).map((c) => c.name));
+  }
+
+  // ---- receiving ----
+
+  function onMessage(m) {
+    const c = convOf(m);
+    if (m.client_id && c.pending.has(m.client_id) && isMine(m)) {
+      c.pending.delete(m.client_id);
+      saveOutbox();
+      const li = document.querySelector('[data-client-id="' + CSS.escape(m.client_id) + '"]');
+      if (li) li.remove();
+    }
+    c.typers.delete(lower(m.from));
+    if (!(c.key in S.read)) setRead(c, m.seq - 1); // first sight of a conversation: this message is new
+    if (!insert(c, m)) return;
+    const mine = isMine(m);
+    if (!mine && m.seq > readSeq(c)) {
+      c.unread++;
+      if (c.kind === "dm") alertHidden(m, t("notify.dm", { nick: m.from }));
+    }
+    if (S.current === c.key) {
+      const pane = $("pane");
+      const stick = mine || atBottom();
+      if (!mine && (!stick || document.hidden) && !c.markerSeq && m.seq > readSeq(c)) c.markerSeq = m.seq;
+      if (m.seq < lastRenderedSeq() || c.markerSeq === m.seq) renderMessages();
+      else appendMessage(c, m);
+      if (stick) pane.scrollTop = pane.scrollHeight;
+      else showJump(true);
+      renderTyping();
+      maybeMarkRead();
+    }
+    renderSidebar();
+  }
+
+  function onMention(m) {
+    if (alertHidden(m, t("notify.mention", { nick: m.from, room: m.room }))) return;
+    if (S.current !== lower(m.room)) toast(t("toast.mention", { nick: m.from, room: m.room }));
+  }
+
+  // alertHidden raises a browser notification and counts the message in
+  // the title while the tab is hidden; it reports whether it did.
+  function alertHidden(m, title) {
+    if (!document.hidden || S.notified.has(m.id)) return false;
+    S.notified.add(m.id);
+    S.hiddenUnread++;
+    renderTitle();
+    if ("Notification" in window && Notification.permission === "granted") {
+      try {
+        const n = new Notification(title, { body: m.text.slice(0, 200), tag: "parley-" + m.id });
+        n.onclick = () => { window.focus(); select(convOf(m).key); n.close(); };
+      } catch { /* some browsers only allow notifications from a service worker */ }
+    }
+    return true;
+  }
+
+  function renderTitle() {
+    document.title = (S.hiddenUnread ? "(" + S.hiddenUnread + ") " : "") + t("app.title");
+  }
+
+  function onVisibility() {
+    if (!document.hidden) {
+      S.hiddenUnread = 0;
+      renderTitle();
+      maybeMarkRead();
+    }
+  }
+
+  function onPresence(e, joined) {
+    const c = S.convs.get(lower(e.room));
+    if (!c || c.kind !== "room") return;
+    const has = c.members.some((n) => lower(n) === lower(e.nickname));
+    if (joined && !has) c.members = [...c.members, e.nickname].sort((a, b) => lower(a).localeCompare(lower(b)));
+    if (!joined && has) c.members = c.members.filter((n) => lower(n) !== lower(e.nickname));
+    if (!joined) c.typers.delete(lower(e.nickname));
+    if (S.current === c.key) { renderMembers(); renderTyping(); }
+  }
+
+  function onTyping(e) {
+    const key = lower(e.room);
+    const c = S.convs.get(key) || (key.startsWith("dm:") ? ensureConv(key, "dm", e.nickname) : null);
+    if (!c || lower(e.nickname) === lower(S.me)) return;
+    clearTimeout(c.typers.get(lower(e.nickname))?.timer);
+    const timer = setTimeout(() => { c.typers.delete(lower(e.nickname)); if (S.current === c.key) renderTyping(); }, TYPING_SHOW_MS);
+    c.typers.set(lower(e.nickname), { nick: e.nickname, timer });
+    if (S.current === c.key) renderTyping();
+  }
+
+  // ---- history ----
+
+  function historyTarget(c) { return c.kind === "room" ? c.name : { with: c.name }; }
+
+  function loadLatest(c) {
+    if (c.loading || (c.kind === "room" && !c.joined)) return; // rooms: after the join's ack
+    c.loading = true;
+    S.client.history(historyTarget(c), { limit: PAGE }).then((page) => {
+      c.loading = false;
+      c.loaded = true;
+      page.messages.forEach((m) => insert(c, m));
+      if (c.hasMore === null) c.hasMore = page.has_more;
+      countUnread(c);
+      if (S.current === c.key) openCurrent();
+      renderSidebar();
+    }, (err) => { c.loading = false; toast(errText(err)); });
+  }
+
+  function loadOlder(c) {
+    if (c.loading || !c.hasMore || !c.msgs.length) return;
+    c.loading = true;
+    $("older-status").textContent = t("room.loadingOlder");
+    S.client.history(historyTarget(c), { before: c.msgs[0].seq, limit: PAGE }).then((page) => {
+      c.loading = false;
+      c.hasMore = page.has_more;
+      $("older-status").textContent = "";
+      if (S.current !== c.key) { page.messages.forEach((m) => insert(c, m)); return; }
+      const pane = $("pane");
+      const fromBottom = pane.scrollHeight - pane.scrollTop; // keep what the reader sees in place
+      page.messages.forEach((m) => insert(c, m));
+      renderMessages();
+      pane.scrollTop = pane.scrollHeight - fromBottom;
+    }, (err) => { c.loading = false; $("older-status").textContent = ""; toast(errText(err)); });
+  }
+
+  // ---- rendering: conversation ----
+
+  function select(key) {
+    key = lower(key);
+    const c = S.convs.get(key);
+    if (!c) { if (key !== "lobby") select("lobby"); return; }
+    if (S.current && S.current !== key) {
+      const prev = S.convs.get(S.current);
+      if (prev) prev.markerSeq = 0;
+    }
+    S.current = key;
+    store.set("current", key);
+    c.markerSeq = c.unread ? (c.msgs.find((m) => m.seq > readSeq(c) && !isMine(m)) || {}).seq || 0 : 0;
+    closeNav();
+    closeSuggest();
+    $("conv-title").textContent = c.kind === "room" ? "# " + c.name : t("room.dmWith", { nick: c.name });
+    $("leave").hidden = c.kind !== "room" || c.key === "lobby";
+    $("text").setAttribute("aria-label", t("room.messageTo", { target: target(c) }));
+    $("text").placeholder = t("room.messageTo", { target: target(c) });
+    if (!c.loaded) loadLatest(c);
+    openCurrent();
+    renderSidebar();
+  }
+
+  // openCurrent draws the open conversation and scrolls to where reading
+  // resumes: the unread marker, else the newest message.
+  function openCurrent() {
+    const c = S.convs.get(S.current);
+    if (!c) return;
+    if (!c.markerSeq && c.unread) c.markerSeq = (c.msgs.find((m) => m.seq > readSeq(c) && !isMine(m)) || {}).seq || 0;
+    renderMessages();
+    renderMembers();
+    renderTyping();
+    showJump(false);
+    const pane = $("pane");
+    const marker = $("messages").querySelector(".unread-marker");
+    if (marker && marker.offsetTop > pane.clientHeight / 2) pane.scrollTop = marker.offsetTop - pane.clientHeight / 3;
+    else pane.scrollTop = pane.scrollHeight;
+    maybeMarkRead();
+    // A short first page may not fill the pane: then nothing can scroll to
+    // the top, so load older right away.
+    if (c.loaded && c.hasMore && pane.scrollHeight <= pane.clientHeight) loadOlder(c);
+  }
+
+  function lastRenderedSeq() {
+    const items = $("messages").querySelectorAll("li.msg[data-seq]");
+    return items.length ? Number(items[items.length - 1].dataset.seq) : 0;
+  }
+
+  function renderMessages() {
+    const c = S.convs.get(S.current);
+    const list = $("messages");
+    list.textContent = "";
+    if (!c) return;
+    if (c.loaded && !c.hasMore && c.msgs.length) list.append(el("li", "conv-start", t("room.start", { target: target(c) })));
+    if (c.loaded && !c.msgs.length && !c.pending.size) list.append(el("li", "conv-start empty", t("room.empty")));
+    let prev = null;
+    for (const m of c.msgs) {
+      if (c.markerSeq && m.seq === c.markerSeq) { list.append(markerItem()); prev = null; }
+      list.append(messageItem(m, prev));
+      prev = m;
+    }
+    for (const [id, p] of c.pending) list.append(pendingItem(c, id, p));
+  }
+
+  function appendMessage(c, m) {
+    const list = $("messages");
+    list.querySelector(".conv-start.empty")?.remove();
+    const prevLi = [...list.querySelectorAll("li.msg[data-seq]")].pop();
+    const prev = prevLi ? c.msgs.find((x) => x.seq === Number(prevLi.dataset.seq)) : null;
+    const li = messageItem(m, prev);
+    const firstPending = list.querySelector("li.msg.pending, li.msg.failed");
+    list.insertBefore(li, firstPending);
+  }
+
+  function markerItem() {
+    const li = el("li", "unread-marker");
+    li.setAttribute("role", "separator");
+    li.append(el("span", null, t("msg.unreadMarker")));
+    return li;
+  }
+
+  function messageItem(m, prev) {
+    const li = el("li", "msg");
+    li.dataset.seq = m.seq;
+    li.dataset.id = m.id;
+    li.dataset.from = m.from;
+    if (isMine(m)) li.classList.add("mine");
+    if (mentionsMe(m)) li.classList.add("mentioned");
+    const grouped = prev && lower(prev.from) === lower(m.from) && m.ts - prev.ts < GROUP_MS;
+    if (grouped) li.classList.add("cont");
+    const meta = el("div", "meta");
+    meta.append(el("span", "from", m.from));
+    meta.append(timeItem(m.ts));
+    if (grouped) meta.classList.add("visually-hidden");
+    const body = el("div", "body");
+    body.innerHTML = m.html; // the server's sanitised rendering; never the raw text
+    fixLinks(body);
+    li.append(meta, body);
+    return li;
+  }
+
+  function pendingItem(c, id, p) {
+    const li = el("li", "msg mine " + (p.failed ? "failed" : "pending"));
+    li.dataset.clientId = id;
+    const meta = el("div", "meta");
+    meta.append(el("span", "from", S.me));
+    const body = el("div", "body plain", p.text); // not rendered yet: shown as typed
+    const state = el("div", "state");
+    if (p.failed) {
+      state.append(el("span", null, t("msg.failed", { reason: p.failed })));
+      const retry = el("button", "text-button", t("msg.retry"));
+      retry.type = "button";
+      retry.addEventListener("click", () => { post(c, p.text, id); });
+      const discard = el("button", "text-button", t("msg.discard"));
+      discard.type = "button";
+      discard.addEventListener("click", () => { c.pending.delete(id); saveOutbox(); li.remove(); });
+      state.append(retry, discard);
+    } else {
+      state.append(el("span", null, t("msg.pending")));
+    }
+    li.append(meta, body, state);
+    return li;
+  }
+
+  function timeItem(ts) {
+    const d = new Date(ts);
+    const lang = window.i18n.current();
+    const today = new Date().toDateString() === d.toDateString();
+    const opts = today ? { hour: "2-digit", minute: "2-digit" } : { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    const tm = el("time", "time", new Intl.DateTimeFormat(lang, opts).format(d));
+    tm.dateTime = d.toISOString();
+    tm.title = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "medium" }).format(d);
+    return tm;
+  }
+
+  // fixLinks makes sure every link opens in a new tab without giving the
+  // new page a handle on this one, and marks mentions of me.
+  function fixLinks(root) {
+    for (const a of root.querySelectorAll("a")) {
+      a.target = "_blank";
+      a.rel = "noopener noreferrer nofollow";
+    }
+    for (const s of root.querySelectorAll(".mention")) {
+      if (lower(s.dataset.nick) === lower(S.me)) s.classList.add("me");
+    }
+  }
+
+  function renderMembers() {
+    const c = S.convs.get(S.current);
+    const ul = $("members");
+    ul.textContent = "";
+    if (!c) return;
+    const members = c.kind === "room" ? c.members : [S.me, c.name];
+    $("members-heading").textContent = t("room.online", { n: members.length });
+    $("members-toggle").textContent = t("room.onlineShort", { n: members.length });
+    for (const nick of members) {
+      const li = el("li");
+      if (lower(nick) === lower(S.me)) {
+        li.append(el("span", "member me", nick + " " + t("room.you")));
+      } else {
+        const b = el("button", "member", nick);
+        b.type = "button";
+        b.title = t("room.dmWith", { nick });
+        b.addEventListener("click", () => openDM(nick));
+        li.append(b);
+      }
+      ul.append(li);
+    }
+  }
+
+  function renderTyping() {
+    const c = S.convs.get(S.current);
+    const names = c ? [...c.typers.values()].map((x) => x.nick) : [];
+    $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? t("typing.one", { a: names[0] })
+      : names.length === 2 ? t("typing.two", { a: names[0], b: names[1] }) : t("typing.many");
+  }
+
+  function openDM(nick) {
+    if (lower(nick) === lower(S.me)) return;
+    const c = ensureConv(ParleyClient.dmKey(S.me, nick), "dm", nick);
+    if (!(c.key in S.read)) setRead(c, 0);
+    select(c.key);
+    closeMembers();
+    $("text").focus();
+  }
+
+  // ---- rendering: sidebar ----
+
+  function renderSidebar() {
+    const rooms = [...S.convs.values()].filter((c) => c.kind === "room").sort((a, b) => a.name.localeCompare(b.name));
+    const dms = [...S.convs.values()].filter((c) => c.kind === "dm" && (c.msgs.length || c.pending.size || c.key === S.current || c.serverLast))
+      .sort((a, b) => b.lastActive - a.lastActive || a.name.localeCompare(b.name));
+    fillList($("room-list"), rooms, "# ");
+    fillList($("dm-list"), dms, "@ ");
+    $("no-dms").hidden = dms.length > 0;
+  }
+
+  function fillList(ul, convs, prefix) {
+    ul.textContent = "";
+    for (const c of convs) {
+      const li = el("li");
+      const b = el("button", "conv");
+      b.type = "button";
+      b.dataset.key = c.key;
+      if (c.key === S.current) { b.classList.add("active"); b.setAttribute("aria-current", "page"); }
+      if (c.unread) b.classList.add("has-unread");
+      b.append(el("span", "conv-prefix", prefix), el("span", "conv-name", c.name));
+      if (c.unread) {
+        const badge = el("span", "badge", c.unread > 99 ? "99+" : String(c.unread));
+        badge.setAttribute("aria-label", t("nav.unread", { n: c.unread }));
+        b.append(badge);
+      }
+      b.addEventListener("click", () => { select(c.key); $("text").focus(); });
+      li.append(b);
+      ul.append(li);
+    }
+  }
+
+  function setupSidebar() {
+    $("nav-toggle").addEventListener("click", () => (document.body.classList.contains("nav-open") ? closeNav() : openNav()));
+    $("scrim").addEventListener("click", () => { closeNav(); closeMembers(); });
+    $("members-toggle").addEventListener("click", () => {
+      const open = !document.body.classList.contains("members-open");
+      document.body.classList.toggle("members-open", open);
+      $("members-toggle").setAttribute("aria-expanded", String(open));
+      $("scrim").hidden = !open;
+    });
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape") { closeNav(); closeMembers(); } });
+    $("new-room").addEventListener("click", () => {
+      const form = $("room-form");
+      form.hidden = !form.hidden;
+      $("new-room").setAttribute("aria-expanded", String(!form.hidden));
+      if (!form.hidden) $("room-input").focus();
+    });
+    $("room-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const name = $("room-input").value.trim().replace(/^#/, "");
+      if (!ROOM_RE.test(name)) { $("room-error").textContent = t("err.roomName"); return; }
+      $("room-error").textContent = "";
+      joinRoom(name, true).then(() => {
+        $("room-input").value = "";
+        $("room-form").hidden = true;
+        $("new-room").setAttribute("aria-expanded", "false");
+        $("text").focus();
+      }, (err) => { $("room-error").textContent = errText(err); });
+    });
+    $("leave").addEventListener("click", () => {
+      const c = S.convs.get(S.current);
+      if (!c || c.kind !== "room" || c.key === "lobby") return;
+      S.client.leave(c.name).then(() => {
+        S.convs.delete(c.key);
+        saveRooms();
+        select("lobby");
+      }, (err) => toast(errText(err)));
+    });
+  }
+
+  function openNav() {
+    document.body.classList.add("nav-open");
+    $("nav-toggle").setAttribute("aria-expanded", "true");
+    $("nav-toggle").setAttribute("aria-label", t("nav.close"));
+    $("scrim").hidden = false;
+    $("sidebar").querySelector("button.conv, button")?.focus();
+  }
+
+  function closeNav() {
+    if (!document.body.classList.contains("nav-open")) return;
+    document.body.classList.remove("nav-open");
+    $("nav-toggle").setAttribute("aria-expanded", "false");
+    $("nav-toggle").setAttribute("aria-label", t("nav.open"));
+    $("scrim").hidden = !document.body.classList.contains("members-open");
+  }
+
+  function closeMembers() {
+    document.body.classList.remove("members-open");
+    $("members-toggle").setAttribute("aria-expanded", "false");
+    $("scrim").hidden = !document.body.classList.contains("nav-open");
+  }
+
+  // ---- scrolling ----
+
+  function atBottom() {
+    const p = $("pane");
+    return p.scrollHeight - p.scrollTop - p.clientHeight <= NEAR_BOTTOM;
+  }
+
+  function setupPane() {
+    $("pane").addEventListener("scroll", () => {
+      const c = S.convs.get(S.current);
+      if (!c) return;
+      if (atBottom()) { showJump(false); maybeMarkRead(); }
+      if ($("pane").scrollTop <= NEAR_TOP) loadOlder(c);
+    }, { passive: true });
+    $("jump").addEventListener("click", () => {
+      const p = $("pane");
+      p.scrollTop = p.scrollHeight;
+      showJump(false);
+      maybeMarkRead();
       $("text").focus();
     });
-  });
-}
-
-function onFrame(f) {
-  if (f.ref && state.pending.has(f.ref)) {
-    const done = state.pending.get(f.ref);
-    state.pending.delete(f.ref);
-    done(f);
-    return;
   }
-  switch (f.type) {
-    case "message": if (f.msg.room === ROOM) addMessage(f.msg, true); break;
-    case "mention": if (document.hidden) { state.unseen++; document.title = "(" + state.unseen + ") " + state.title; } break;
-    case "joined": if (f.room === ROOM) { addMember(f.nickname, true); system(f.nickname + " joined"); } break;
-    case "left": if (f.room === ROOM) { addMember(f.nickname, false); system(f.nickname + " left"); } break;
-    case "typing": if (f.room === ROOM) showTyping(f.nickname); break;
-    case "announcement": showAnnouncement(f.announcement); break;
-    case "error":
-      toast(f.code === "rate_limited" ? "Slow down — try again in " + Math.ceil((f.retry_after_ms || 1000) / 1000) + " s" : f.message);
-      break;
+
+  function showJump(on) { $("jump").hidden = !on; }
+
+  // maybeMarkRead marks the open conversation read when its newest message
+  // can be seen: the tab is visible and the view is at the bottom.
+  function maybeMarkRead() {
+    const c = S.convs.get(S.current);
+    if (!c || document.hidden || !atBottom()) return;
+    const seq = lastSeq(c);
+    if (seq) setRead(c, seq);
+    if (c.unread) { c.unread = 0; renderSidebar(); }
   }
-}
 
-function messageItem(m) {
-  const li = document.createElement("li");
-  li.className = "msg";
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const from = document.createElement("span");
-  from.className = "from";
-  from.textContent = m.from;
-  const time = document.createElement("time");
-  const d = m.ts ? new Date(m.ts) : new Date();
-  time.dateTime = d.toISOString();
-  time.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  meta.append(from, time);
-  const body = document.createElement("div");
-  body.className = "body";
-  if (m.html != null) body.innerHTML = m.html; // rendered and sanitised by the server
-  else body.textContent = m.text;
-  li.append(meta, body);
-  return li;
-}
+  // ---- sending ----
 
-function decorate(li, m) {
-  const me = (state.me || "").toLowerCase();
-  li.classList.toggle("mine", m.from.toLowerCase() === me);
-  li.classList.toggle("mentioned", (m.mentions || []).some((n) => n.toLowerCase() === me));
-}
+  function setupComposer() {
+    const text = $("text");
+    $("composer").addEventListener("submit", (e) => { e.preventDefault(); submit(); });
+    text.addEventListener("keydown", (e) => {
+      if (S.suggest.open && handleSuggestKey(e)) return;
+      if (e.key !== "Enter" || e.isComposing || e.keyCode === 229) return; // 229: an IME is composing (Chinese input)
+      if (e.shiftKey && !e.ctrlKey && !e.metaKey) return; // Shift+Enter: a new line
+      e.preventDefault(); // Enter, Ctrl+Enter, Cmd+Enter: send
+      submit();
+    });
+    text.addEventListener("input", () => {
+      autosize();
+      updateSuggest();
+      const c = S.convs.get(S.current);
+      const now = Date.now();
+      if (c && text.value.trim() && now - S.typingSentAt > TYPING_SEND_MS) {
+        S.typingSentAt = now;
+        S.client.typing(c.kind === "room" ? c.name : { to: c.name });
+      }
+    });
+    text.addEventListener("blur", () => setTimeout(closeSuggest, 150));
+  }
 
-// addMessage shows a stored message once, in seq order; it replaces the
-// pending copy of one of ours.
-function addMessage(m, live) {
-  if (state.seen.has(m.id)) return;
-  const atEnd = isAtEnd();
-  let li = m.client_id && state.byClientID.get(m.client_id);
-  if (li) {
-    state.byClientID.delete(m.client_id);
-    li.replaceWith(li = messageItem(m));
-  } else {
-    li = messageItem(m);
-    const list = $("messages");
-    let before = null;
-    for (const other of list.children) {
-      if (other.dataset.seq && Number(other.dataset.seq) > m.seq) { before = other; break; }
+  function autosize() {
+    const text = $("text");
+    text.style.height = "auto";
+    text.style.height = Math.min(text.scrollHeight, 160) + "px";
+  }
+
+  function submit() {
+    const text = $("text");
+    const c = S.convs.get(S.current);
+    const body = text.value;
+    text.focus();
+    if (!c || !body.trim()) return;
+    text.value = "";
+    autosize();
+    closeSuggest();
+    S.typingSentAt = 0;
+    post(c, body);
+    askNotificationsOnce();
+  }
+
+  // post shows the message as pending and sends it; a message with the
+  // same id is stored once however often it is sent (client_id).
+  function post(c, body, id) {
+    id = id || newID();
+    c.pending.set(id, { text: body, failed: null, kind: c.kind, name: c.name, key: c.key });
+    saveOutbox();
+    if (S.current === c.key) {
+      $("messages").querySelector('[data-client-id="' + CSS.escape(id) + '"]')?.remove();
+      $("messages").querySelector(".conv-start.empty")?.remove();
+      $("messages").append(pendingItem(c, id, c.pending.get(id)));
+      $("pane").scrollTop = $("pane").scrollHeight;
+      showJump(false);
     }
-    list.insertBefore(li, before);
+    const sent = c.kind === "room" ? S.client.send(c.name, body, { clientId: id }) : S.client.dm(c.name, body, { clientId: id });
+    sent.then((m) => {
+      onMessage(m); // normally the message event came first; this is a no-op then
+      if (c.pending.delete(id)) saveOutbox();
+      $("messages").querySelector('[data-client-id="' + CSS.escape(id) + '"]')?.remove();
+    }, (err) => {
+      const p = c.pending.get(id);
+      if (!p) return;
+      p.failed = errText(err);
+      saveOutbox();
+      const li = $("messages").querySelector('[data-client-id="' + CSS.escape(id) + '"]');
+      if (li && S.current === c.key) li.replaceWith(pendingItem(c, id, p));
+    });
+    renderSidebar();
   }
-  li.dataset.seq = m.seq;
-  state.seen.set(m.id, li);
-  decorate(li, m);
-  clearTyping(m.from);
-  if (live) scrollToEnd(atEnd);
-}
 
-function send(text) {
-  const clientID = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
-  const li = messageItem({ from: state.me, text, ts: Date.now() });
-  li.classList.add("mine", "pending");
-  li.dataset.text = text;
-  li.dataset.clientId = clientID;
-  $("messages").append(li);
-  state.byClientID.set(clientID, li);
-  scrollToEnd(true);
-  sendPending(li);
-}
+  // The outbox survives a reload: what was typed while offline is sent
+  // when the page comes back, with the same client_id.
+  function saveOutbox() {
+    const out = [];
+    for (const c of S.convs.values()) for (const [id, p] of c.pending) out.push({ id, key: c.key, kind: c.kind, name: c.name, text: p.text, failed: p.failed });
+    store.setJSON("outbox", out);
+  }
 
-function sendPending(li) {
-  request({ type: "send", room: ROOM, text: li.dataset.text, client_id: li.dataset.clientId }, (f) => {
-    if (f.type === "error") { li.classList.add("failed"); toast(f.message); return; }
-    addMessage(f.msg, true);
-  });
-}
+  function resendOutbox() {
+    for (const p of store.json("outbox", [])) {
+      if (!p || !p.id || !p.text) continue;
+      const c = p.kind === "dm" ? ensureConv(p.key, "dm", p.name) : ensureConv(p.key, "room", p.name);
+      if (p.failed) { c.pending.set(p.id, { text: p.text, failed: p.failed }); continue; }
+      post(c, p.text, p.id);
+    }
+    if (S.current) renderMessages();
+    renderSidebar();
+  }
 
-// resendPending sends again, with the same client_id, what was typed while
-// the connection was down; the server never stores a client_id twice.
-function resendPending() { for (const li of state.byClientID.values()) sendPending(li); }
+  function newID() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
 
-function system(text) {
-  const li = document.createElement("li");
-  li.className = "system";
-  li.textContent = text;
-  const atEnd = isAtEnd();
-  $("messages").append(li);
-  scrollToEnd(atEnd);
-}
+  function askNotificationsOnce() {
+    if (!("Notification" in window) || Notification.permission !== "default" || store.get("asked-notify")) return;
+    store.set("asked-notify", "1");
+    try { Notification.requestPermission(); } catch { /* old Safari: callback form only */ }
+  }
 
-function setMembers(list) {
-  const ul = $("members");
-  ul.replaceChildren();
-  list.forEach((n) => addMember(n, true));
-}
+  // ---- @ autocomplete ----
 
-function addMember(nick, present) {
-  const ul = $("members");
-  const existing = [...ul.children].find((li) => li.textContent === nick);
-  if (present && !existing) {
-    const li = document.createElement("li");
-    li.textContent = nick;
-    ul.append(li);
-  } else if (!present && existing) existing.remove();
-  $("member-count").textContent = "(" + ul.children.length + ")";
-}
+  function onlineNicks() {
+    const c = S.convs.get(S.current);
+    const seen = new Map();
+    const add = (n) => { if (n && lower(n) !== lower(S.me) && !seen.has(lower(n))) seen.set(lower(n), n); };
+    if (c && c.kind === "room") c.members.forEach(add);
+    if (c && c.kind === "dm") add(c.name);
+    for (const o of S.convs.values()) if (o.kind === "room") o.members.forEach(add);
+    return [...seen.values()];
+  }
 
-function showTyping(nick) {
-  clearTimeout(state.typers.get(nick));
-  state.typers.set(nick, setTimeout(() => clearTyping(nick), 3500));
-  renderTyping();
-}
+  function updateSuggest() {
+    const text = $("text");
+    const before = text.value.slice(0, text.selectionStart);
+    const m = /(^|\s)@([\p{L}\p{N}_.\-]*)$/u.exec(before);
+    if (!m) { closeSuggest(); return; }
+    const prefix = lower(m[2]);
+    const items = onlineNicks().filter((n) => lower(n).startsWith(prefix)).slice(0, 8);
+    if (!items.length) { closeSuggest(); return; }
+    S.suggest = { open: true, items, index: 0, start: before.length - m[2].length - 1 };
+    renderSuggest();
+  }
 
-function clearTyping(nick) { clearTimeout(state.typers.get(nick)); state.typers.delete(nick); renderTyping(); }
+  function renderSuggest() {
+    const ul = $("suggest");
+    ul.textContent = "";
+    S.suggest.items.forEach((n, i) => {
+      const li = el("li", i === S.suggest.index ? "active" : "", "@" + n);
+      li.id = "suggest-" + i;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", String(i === S.suggest.index));
+      li.addEventListener("mousedown", (e) => { e.preventDefault(); S.suggest.index = i; pickSuggest(); });
+      ul.append(li);
+    });
+    ul.hidden = false;
+    $("text").setAttribute("aria-expanded", "true");
+    $("text").setAttribute("aria-activedescendant", "suggest-" + S.suggest.index);
+  }
 
-function renderTyping() {
-  const names = [...state.typers.keys()];
-  $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? names[0] + " is typing…" : names.join(", ") + " are typing…";
-}
-
-function showAnnouncement(a) {
-  const dismissed = JSON.parse(store.get("dismissed") || "[]");
-  if (dismissed.includes(a.id) || document.querySelector('[data-announcement="' + a.id + '"]')) return;
-  const div = document.createElement("div");
-  div.className = "banner";
-  div.dataset.announcement = a.id;
-  const body = document.createElement("div");
-  body.className = "body";
-  body.innerHTML = a.html; // rendered and sanitised by the server
-  const close = document.createElement("button");
-  close.type = "button";
-  close.textContent = "×";
-  close.title = "Dismiss";
-  close.onclick = () => {
-    div.remove();
-    store.set("dismissed", JSON.stringify([...dismissed, a.id].slice(-50)));
-  };
-  div.append(body, close);
-  $("banners").append(div);
-}
-
-function isAtEnd() { const p = document.querySelector(".messages-pane"); return p.scrollHeight - p.scrollTop - p.clientHeight < 40; }
-function scrollToEnd(really) { if (really) { const p = document.querySelector(".messages-pane"); p.scrollTop = p.scrollHeight; } }
-
-function loadOlder() {
-  if (!state.oldestSeq) return;
-  const pane = document.querySelector(".messages-pane");
-  const fromBottom = pane.scrollHeight - pane.scrollTop;
-  request({ type: "history", room: ROOM, before: state.oldestSeq, limit: 50 }, (h) => {
-    if (h.type === "error") { toast(h.message); return; }
-    h.messages.forEach((m) => addMessage(m, false));
-    if (h.messages.length) state.oldestSeq = h.messages[0].seq;
-    $("older").hidden = !h.has_more;
-    pane.scrollTop = pane.scrollHeight - fromBottom; // keep the view where it was
-  });
-}
-
-function init() {
-  $("login").addEventListener("submit", (e) => {
+  function handleSuggestKey(e) {
+    const n = S.suggest.items.length;
+    switch (e.key) {
+      case "ArrowDown": S.suggest.index = (S.suggest.index + 1) % n; break;
+      case "ArrowUp": S.suggest.index = (S.suggest.index + n - 1) % n; break;
+      case "Enter": case "Tab":
+        if (e.shiftKey || e.isComposing) return false;
+        pickSuggest(); break;
+      case "Escape": closeSuggest(); break;
+      default: return false;
+    }
     e.preventDefault();
-    store.set("token", null);
-    store.set("nick", $("nick").value.trim());
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) hello();
-  });
-  $("composer").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const input = $("text");
-    if (input.value.trim() === "") return;
-    send(input.value);
-    input.value = "";
-    input.focus();
-  });
-  $("text").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
-      e.preventDefault();
-      $("composer").requestSubmit();
-    }
-  });
-  $("text").addEventListener("input", () => {
-    const now = Date.now();
-    if (now - state.typingSentAt > 2000 && $("text").value.trim() !== "") {
-      state.typingSentAt = now;
-      request({ type: "typing", room: ROOM });
-    }
-  });
-  $("older").addEventListener("click", loadOlder);
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) { state.unseen = 0; document.title = state.title; }
-  });
-  connect();
-}
+    e.stopPropagation();
+    if (S.suggest.open) renderSuggest();
+    return true;
+  }
 
-init();
+  function pickSuggest() {
+    const text = $("text");
+    const nick = S.suggest.items[S.suggest.index];
+    const caret = text.selectionStart;
+    const insertText = "@" + nick + " ";
+    text.value = text.value.slice(0, S.suggest.start) + insertText + text.value.slice(caret);
+    const pos = S.suggest.start + insertText.length;
+    text.setSelectionRange(pos, pos);
+    closeSuggest();
+    text.focus();
+  }
+
+  function closeSuggest() {
+    S.suggest.open = false;
+    $("suggest").hidden = true;
+    $("text").setAttribute("aria-expanded", "false");
+    $("text").removeAttribute("aria-activedescendant");
+  }
+
+  // ---- announcements ----
+
+  function showAnnouncement(a) {
+    if (!a || S.dismissed.has(a.id) || document.querySelector('[data-announcement="' + CSS.escape(String(a.id)) + '"]')) return;
+    const div = el("div", "banner");
+    div.dataset.announcement = a.id;
+    div.setAttribute("role", "status");
+    const body = el("div", "body");
+    body.innerHTML = a.html; // the server's sanitised rendering
+    fixLinks(body);
+    const close = el("button", "icon-button", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", t("banner.dismiss"));
+    close.title = t("banner.dismiss");
+    close.addEventListener("click", () => {
+      S.dismissed.add(a.id);
+      store.setJSON("dismissed", [...S.dismissed].slice(-50));
+      div.remove();
+    });
+    div.append(body, close);
+    $("banners").append(div);
+  }
+
+  // ---- status, settings, errors ----
+
+  function setStatus(state) {
+    const s = $("status");
+    const known = ["connecting", "open", "reconnecting", "offline", "closed"];
+    state = known.includes(state) ? state : "connecting";
+    if (state !== "offline" && navigator.onLine === false && S.client) state = "offline";
+    s.dataset.state = state;
+    s.className = "status " + state;
+    s.textContent = t("status." + state);
+  }
+
+  function setupSettings() {
+    const sel = $("lang");
+    for (const [code, name] of Object.entries(window.i18n.LANGS)) {
+      const o = el("option", null, name);
+      o.value = code;
+      o.lang = code;
+      sel.append(o);
+    }
+    sel.value = window.i18n.current();
+    sel.addEventListener("change", () => {
+      window.i18n.setLanguage(sel.value);
+      relabel();
+    });
+    const saved = store.get("theme");
+    if (saved === "light" || saved === "dark") document.documentElement.dataset.theme = saved;
+    $("theme").addEventListener("click", () => {
+      const next = theme() === "dark" ? "light" : "dark";
+      document.documentElement.dataset.theme = next;
+      store.set("theme", next);
+      relabelTheme();
+    });
+    matchMedia("(prefers-color-scheme: dark)").addEventListener?.("change", relabelTheme);
+    relabelTheme();
+    $("logout").addEventListener("click", logout);
+  }
+
+  function theme() {
+    return document.documentElement.dataset.theme || (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+  }
+
+  function relabelTheme() {
+    const key = theme() === "dark" ? "settings.toLight" : "settings.toDark";
+    $("theme").dataset.i18nLabel = key;
+    $("theme").dataset.i18nTitle = key;
+    $("theme").setAttribute("aria-label", t(key));
+    $("theme").title = t(key);
+  }
+
+  // relabel redraws the text that is not in data-i18n attributes after
+  // the language changed.
+  function relabel() {
+    relabelTheme();
+    renderTitle();
+    if (S.client) setStatus(S.client.state);
+    if (S.me) $("whoami").textContent = t("nav.whoami", { nick: S.me });
+    if (S.current) {
+      const keep = $("pane").scrollTop;
+      const c = S.convs.get(S.current);
+      $("conv-title").textContent = c.kind === "room" ? "# " + c.name : t("room.dmWith", { nick: c.name });
+      $("text").placeholder = t("room.messageTo", { target: target(c) });
+      $("text").setAttribute("aria-label", t("room.messageTo", { target: target(c) }));
+      renderMessages();
+      renderMembers();
+      renderTyping();
+      renderSidebar();
+      $("pane").scrollTop = keep;
+    }
+  }
+
+  function logout() {
+    if (S.client) S.client.close();
+    S.client = null;
+    S.me = null;
+    S.convs.clear();
+    S.current = null;
+    for (const k of ["token", "rooms", "current", "outbox", "read"]) store.set(k, null);
+    S.read = {};
+    $("messages").textContent = "";
+    showLogin();
+  }
+
+  function errText(err) {
+    const code = err && err.code;
+    const params = { message: (err && err.message) || "", s: Math.max(1, Math.ceil(((err && err.retryAfterMs) || 1000) / 1000)) };
+    const key = "err." + code;
+    return window.i18n.STRINGS.en[key] ? t(key, params) : t("err.generic", params);
+  }
+
+  function toast(text) {
+    const tt = $("toast");
+    tt.textContent = text;
+    tt.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { tt.hidden = true; }, 5000);
+  }
+
+  // For tests and the curious: the page's state, read-only by convention.
+  window.parleyApp = { state: S, select, openDM };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -128,6 +128,27 @@
       };
     }
 
+    /**
+     * Checks that the connection still answers, and drops it to reconnect
+     * if it does not within timeoutMs; while waiting to reconnect, it
+     * reconnects now. Pages call it when the network comes back
+     * (window "online"): a socket can look open long after its network
+     * went away.
+     * @param {number} [timeoutMs]
+     */
+    check(timeoutMs = 5000) {
+      const ws = this._ws;
+      if (this._closed) return;
+      if (!ws) { clearTimeout(this._timer); this.connect(); return; }
+      if (ws.readyState !== WebSocket.OPEN || !this._ready) return;
+      const timer = setTimeout(() => {
+        if (this._ws !== ws) return;
+        try { ws.close(1000); } catch { /* already closing */ }
+        ws.onclose(); // do not wait for a closing handshake that cannot arrive
+      }, timeoutMs);
+      this._send({ type: "rooms" }).then(() => clearTimeout(timer), () => clearTimeout(timer));
+    }
+
     /** Closes the connection for good. */
     close() {
       this._closed = true;

@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the page's files.
 //
-//go:embed index.html app.js client.js style.css favicon.svg
+//go:embed index.html app.js client.js i18n.js style.css favicon.svg
 var FS embed.FS
