@@ -284,7 +284,7 @@ func TestPageIsServedWithASecurityPolicy(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 		t.Errorf("Content-Security-Policy = %q", csp)
 	}
-	for _, path := range []string{"/app.js", "/client.js", "/style.css", "/favicon.svg", "/healthz"} {
+	for _, path := range []string{"/app.js", "/client.js", "/i18n.js", "/style.css", "/favicon.svg", "/healthz"} {
 		r, err := http.Get(s.URL() + path)
 		if err != nil || r.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: %v %v", path, r.StatusCode, err)
