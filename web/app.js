@@ -383,10 +383,14 @@
     return items.length ? Number(items[items.length - 1].dataset.seq) : 0;
   }
 
+  // renderMessages draws the open conversation into a fresh list that
+  // replaces the old one: a live region that appears whole is not read out,
+  // so a screen reader announces new messages, not a redrawn history.
   function renderMessages() {
     const c = S.convs.get(S.current);
-    const list = $("messages");
-    list.textContent = "";
+    const old = $("messages");
+    const list = old.cloneNode(false);
+    old.replaceWith(list);
     if (!c) return;
     if (c.loaded && !c.hasMore && c.msgs.length) list.append(el("li", "conv-start", t("room.start", { target: target(c) })));
     if (c.loaded && !c.msgs.length && !c.pending.size) list.append(el("li", "conv-start empty", t("room.empty")));
