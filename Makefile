@@ -12,8 +12,17 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/parley
 
-test: lint
+# The Socket.IO tests drive the official npm clients in test/socketio
+# (npm ci from the committed lockfile; without npm they are skipped, and in
+# CI they fail).
+SIO := test/socketio
+
+test: lint $(SIO)/node_modules/.package-lock.json
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+$(SIO)/node_modules/.package-lock.json: $(SIO)/package-lock.json
+	@if command -v npm >/dev/null; then cd $(SIO) && npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Socket.IO client tests will be skipped"; fi
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

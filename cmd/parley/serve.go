@@ -16,6 +16,7 @@ import (
 	"github.com/parley-chat/parley/internal/membroker"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/sqlite"
+	"github.com/parley-chat/parley/internal/transport/socketio"
 	wstransport "github.com/parley-chat/parley/internal/transport/ws"
 	"github.com/parley-chat/parley/internal/wsconn"
 	"github.com/parley-chat/parley/web"
@@ -23,8 +24,9 @@ import (
 
 const serveUsage = `Usage: parley serve [flags]
 
-Serves the chat: the web page at /, the native WebSocket endpoint at /ws and
-the admin API at /api/. This is also what "parley" with no subcommand does.
+Serves the chat: the web page at /, the native WebSocket endpoint at /ws,
+the Socket.IO endpoint at /socket.io/ and the admin API at /api/. This is
+also what "parley" with no subcommand does.
 `
 
 // ServeConfig is the configuration of "parley serve".
@@ -43,6 +45,12 @@ type ServeConfig struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
+
+	SocketIONamespaces string // extra Socket.IO namespaces with the full API
+	SocketIOCompatNsp  string // tutorial-compatible namespace; empty: off
+	SocketIOCompatIn   string
+	SocketIOCompatOut  string
+	SocketIOCompatRoom string
 }
 
 // Main is one running server: ParseFlags, then Run, then Close. Tests run
@@ -56,6 +64,7 @@ type Main struct {
 	store *sqlite.Store
 	node  *node.Node
 	ws    *wstransport.Handler
+	sio   *socketio.Server
 	srv   *http.Server
 	ln    net.Listener
 	done  chan error // the http.Server's Serve result
@@ -86,6 +95,15 @@ func (m *Main) flags() *flagSet {
 	fs.durationVar(&c.ShutdownTimeout, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long SIGINT/SIGTERM waits for work in flight")
 	fs.stringVar(&c.LogLevel, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.stringVar(&c.LogFormat, "log-format", "PARLEY_LOG_FORMAT", "text", "text or json")
+	fs.stringVar(&c.SocketIONamespaces, "socketio-namespaces", "PARLEY_SOCKETIO_NAMESPACES", "/chat",
+		"comma-separated Socket.IO namespaces served with the full event API besides /")
+	fs.stringVar(&c.SocketIOCompatNsp, "socketio-compat-namespace", "PARLEY_SOCKETIO_COMPAT_NAMESPACE", "",
+		"Socket.IO namespace for tutorial-style pages (one event in, one event out, {data: text}); empty turns the mapping off")
+	fs.stringVar(&c.SocketIOCompatIn, "socketio-compat-in", "PARLEY_SOCKETIO_COMPAT_IN", "my event",
+		"event such pages emit with {data: text}: posted to the compat room")
+	fs.stringVar(&c.SocketIOCompatOut, "socketio-compat-out", "PARLEY_SOCKETIO_COMPAT_OUT", "my response",
+		"event such pages listen to: every message of the compat room, as {data: text, from: nickname}")
+	fs.stringVar(&c.SocketIOCompatRoom, "socketio-compat-room", "PARLEY_SOCKETIO_COMPAT_ROOM", "lobby", "the room of the compat mapping")
 	return fs
 }
 
@@ -125,9 +143,25 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes},
 		Logger:          m.log,
 	})
+	var compat *socketio.Compat
+	if c.SocketIOCompatNsp != "" {
+		compat = &socketio.Compat{Namespace: c.SocketIOCompatNsp, InEvent: c.SocketIOCompatIn, OutEvent: c.SocketIOCompatOut, Room: c.SocketIOCompatRoom}
+	}
+	if m.sio, err = socketio.New(m.node, socketio.Config{
+		Namespaces:      splitList(c.SocketIONamespaces),
+		AllowedOrigins:  splitList(c.AllowedOrigins),
+		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
+		OutboxMessages:  c.OutboxMessages,
+		OutboxBytes:     c.OutboxBytes,
+		Compat:          compat,
+		Logger:          m.log,
+	}); err != nil {
+		_ = m.store.Close()
+		return err
+	}
 	m.srv = &http.Server{
 		Handler: httpd.New(httpd.Config{
-			Web: web.FS, WebSocket: m.ws, Announcer: m.node, AdminToken: c.AdminToken,
+			Web: web.FS, WebSocket: m.ws, SocketIO: m.sio, Announcer: m.node, AdminToken: c.AdminToken,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
@@ -165,11 +199,15 @@ func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	m.log.Info("shutting down")
-	errs := []error{m.srv.Shutdown(ctx)}
+	// Stop accepting at once; the HTTP server's wait for requests in flight
+	// (Socket.IO long-polls among them) ends once the endpoints are closed.
+	shutdown := make(chan error, 1)
+	go func() { shutdown <- m.srv.Shutdown(ctx) }()
+	errs := []error{m.node.Shutdown(ctx), m.ws.Close(ctx), m.sio.Close(ctx), <-shutdown}
 	if err := <-m.done; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, m.node.Shutdown(ctx), m.ws.Close(ctx), m.store.Close())
+	errs = append(errs, m.store.Close())
 	m.srv = nil
 	return errors.Join(errs...)
 }

@@ -1,5 +1,6 @@
 // Package httpd routes Parley's HTTP surface: the embedded web page, the
-// native WebSocket endpoint, the admin API (announcements) and health.
+// native WebSocket endpoint, the Socket.IO endpoint, the admin API
+// (announcements) and health.
 package httpd
 
 import (
@@ -26,6 +27,7 @@ type Announcer interface {
 type Config struct {
 	Web        fs.FS        // the web page's files, served at /
 	WebSocket  http.Handler // the native endpoint, served at /ws
+	SocketIO   http.Handler // the Socket.IO endpoint, served at /socket.io/ (optional)
 	Announcer  Announcer
 	AdminToken string // bearer token for the admin API; empty disables it
 }
@@ -38,6 +40,11 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /", securityHeaders(http.FileServerFS(cfg.Web)))
 	mux.Handle("GET /ws", cfg.WebSocket)
+	if cfg.SocketIO != nil {
+		for _, method := range []string{"GET", "POST", "OPTIONS"} { // polling, sending, CORS preflight
+			mux.Handle(method+" /socket.io/", cfg.SocketIO)
+		}
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")

@@ -82,11 +82,32 @@ func EncodeEvent(ev *parley.Event) []byte {
 		f.Room = ""
 		f.Message = wireMessage(ev.Message)
 	}
-	if ev.Announcement != nil {
-		a := ev.Announcement
-		f.Announcement = &Announcement{ID: a.ID, Text: a.Text, HTML: a.HTML, TS: millis(a.CreatedAt), Expires: millis(a.ExpiresAt)}
-	}
+	f.Announcement = WireAnnouncement(ev.Announcement)
 	return marshal(&f)
+}
+
+// WireMessage returns the JSON shape of m, or nil for nil. Other wire
+// formats (Socket.IO) carry the same shape.
+func WireMessage(m *parley.Message) *Message { return wireMessage(m) }
+
+// WireAnnouncement returns the JSON shape of a, or nil for nil.
+func WireAnnouncement(a *parley.Announcement) *Announcement {
+	if a == nil {
+		return nil
+	}
+	return &Announcement{ID: a.ID, Text: a.Text, HTML: a.HTML, TS: millis(a.CreatedAt), Expires: millis(a.ExpiresAt)}
+}
+
+// Marshal encodes v as JSON the way every frame is encoded: without
+// escaping <, > and &, and without a trailing newline.
+func Marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic("protocol: marshal: " + err.Error()) // only plain data is passed here
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // EncodeReply returns the frame answering a command that succeeded.
@@ -159,14 +180,4 @@ func millis(t time.Time) int64 {
 
 // marshal encodes f without escaping <, > and & (frames carry HTML, and
 // escaping it would only make them larger: JSON strings are not HTML).
-func marshal(f *frame) []byte {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(f); err != nil {
-		// Every field is a plain string, number or slice of them: Encode
-		// cannot fail unless the frame type itself is broken.
-		panic("protocol: marshal frame: " + err.Error())
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-}
+func marshal(f *frame) []byte { return Marshal(f) }

@@ -8,8 +8,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 
 	gobwas "github.com/gobwas/ws"
@@ -17,6 +15,7 @@ import (
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/httperr"
 	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/origin"
 	"github.com/parley-chat/parley/internal/protocol"
 	"github.com/parley-chat/parley/internal/wsconn"
 )
@@ -132,21 +131,5 @@ func (h *Handler) Close(ctx context.Context) error {
 }
 
 func (h *Handler) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, o := range h.cfg.AllowedOrigins {
-		if o == "*" || strings.EqualFold(strings.TrimSuffix(o, "/"), origin) {
-			return true
-		}
-	}
-	return false
+	return origin.Policy{Allowed: h.cfg.AllowedOrigins}.Allows(r.Header.Get("Origin"), r.Host)
 }
