@@ -213,8 +213,11 @@ func TestSocketIOOriginPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (resp.StatusCode == 200) != c.ok {
-			t.Errorf("origin %q: status %d; want allowed=%v", c.origin, resp.StatusCode, c.ok)
+		if want := map[bool]int{true: 200, false: 403}[c.ok]; resp.StatusCode != want {
+			t.Errorf("origin %q: status %d; want %d", c.origin, resp.StatusCode, want)
+		}
+		if !c.ok && resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("origin %q refused but reflected in Access-Control-Allow-Origin", c.origin)
 		}
 		if c.ok && c.origin != "" && resp.Header.Get("Access-Control-Allow-Origin") != c.origin {
 			t.Errorf("origin %q: Access-Control-Allow-Origin %q", c.origin, resp.Header.Get("Access-Control-Allow-Origin"))

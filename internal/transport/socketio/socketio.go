@@ -29,6 +29,7 @@ import (
 	"github.com/zishang520/socket.io/v3/pkg/types"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/httperr"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/origin"
 	"github.com/parley-chat/parley/internal/protocol"
@@ -90,6 +91,7 @@ type Server struct {
 	log     *slog.Logger
 	io      *socket.Server
 	handler http.Handler
+	origins origin.Policy
 
 	ctx    context.Context // ends with Close
 	cancel context.CancelFunc
@@ -148,9 +150,8 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 		}
 	}
 
-	s := &Server{node: n, cfg: cfg, log: cfg.Logger}
+	s := &Server{node: n, cfg: cfg, log: cfg.Logger, origins: origin.Policy{Allowed: cfg.AllowedOrigins}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	policy := origin.Policy{Allowed: cfg.AllowedOrigins}
 
 	opts := socket.DefaultServerOptions()
 	opts.SetPath(strings.TrimSuffix(cfg.Path, "/"))
@@ -161,16 +162,9 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
 	opts.SetConnectTimeout(45 * time.Second)
-	// CORS reflects the request's origin; AllowRequest refuses the origins
-	// the policy does not allow, before any session exists.
+	// CORS reflects the request's origin: ServeHTTP has refused the origins
+	// the policy does not allow before the library sees the request.
 	opts.SetCors(&types.Cors{Origin: true, Credentials: true})
-	opts.SetAllowRequest(func(ctx *types.HttpContext) error {
-		r := ctx.Request()
-		if !policy.Allows(r.Header.Get("Origin"), r.Host) {
-			return fmt.Errorf("origin %s may not open a connection here", r.Header.Get("Origin"))
-		}
-		return nil
-	})
 	s.io = socket.NewServer(nil, opts)
 	for nsp := range nsps {
 		c := newCodec(nsp, nil, &s.encodes)
@@ -194,7 +188,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	closed := s.closed
 	s.mu.Unlock()
 	if closed {
-		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		httperr.Write(w, &parley.Error{Code: parley.EUnavailable, Message: "server shutting down"})
+		return
+	}
+	if o := r.Header.Get("Origin"); !s.origins.Allows(o, r.Host) {
+		httperr.Write(w, parley.Errorf(parley.EForbidden, "origin %s may not open a connection here", o))
 		return
 	}
 	if r.Header.Get("Upgrade") == "" {
