@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -51,6 +52,8 @@ type ServeConfig struct {
 	SocketIOCompatIn   string
 	SocketIOCompatOut  string
 	SocketIOCompatRoom string
+
+	DebugAddr string // pprof listener; empty: off
 }
 
 // Main is one running server: ParseFlags, then Run, then Close. Tests run
@@ -67,7 +70,8 @@ type Main struct {
 	sio   *socketio.Server
 	srv   *http.Server
 	ln    net.Listener
-	done  chan error // the http.Server's Serve result
+	debug *http.Server // pprof, when DebugAddr is set
+	done  chan error   // the http.Server's Serve result
 }
 
 // NewMain returns a Main with the default configuration.
@@ -104,6 +108,8 @@ func (m *Main) flags() *flagSet {
 	fs.stringVar(&c.SocketIOCompatOut, "socketio-compat-out", "PARLEY_SOCKETIO_COMPAT_OUT", "my response",
 		"event such pages listen to: every message of the compat room, as {data: text, from: nickname}")
 	fs.stringVar(&c.SocketIOCompatRoom, "socketio-compat-room", "PARLEY_SOCKETIO_COMPAT_ROOM", "lobby", "the room of the compat mapping")
+	fs.stringVar(&c.DebugAddr, "debug-addr", "PARLEY_DEBUG_ADDR", "",
+		"separate listen address for Go's profiler (/debug/pprof/); keep it private, e.g. 127.0.0.1:6060; empty turns it off")
 	return fs
 }
 
@@ -170,6 +176,22 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		_ = m.store.Close()
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
+	if c.DebugAddr != "" {
+		dln, err := net.Listen("tcp", c.DebugAddr)
+		if err != nil {
+			_ = m.ln.Close()
+			_ = m.store.Close()
+			return fmt.Errorf("listen on %s (debug): %w", c.DebugAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = m.debug.Serve(dln) }()
+	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(m.ln) }()
 	m.log.Info("parley is serving", "addr", m.ln.Addr().String(), "db", c.DB,
@@ -203,6 +225,9 @@ func (m *Main) Close() error {
 	// (Socket.IO long-polls among them) ends once the endpoints are closed.
 	shutdown := make(chan error, 1)
 	go func() { shutdown <- m.srv.Shutdown(ctx) }()
+	if m.debug != nil {
+		_ = m.debug.Close()
+	}
 	errs := []error{m.node.Shutdown(ctx), m.ws.Close(ctx), m.sio.Close(ctx), <-shutdown}
 	if err := <-m.done; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)

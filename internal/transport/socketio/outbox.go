@@ -12,41 +12,37 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-// outbox is node's side of one socket (node.Outbox): a bounded queue of
-// frames and a writer goroutine that exists only while frames are queued,
-// so node's fan-out never waits for a socket. It also keeps the socket's
-// pending acknowledgement callbacks by ref.
+// outbox is node's side of one socket (node.Outbox). Engine.IO does the
+// network writes on its own per-connection goroutine: handing it a packet
+// (Client.WriteToEngine) only queues it, so Send writes through at once and
+// node's fan-out never waits for a socket. The bound is on what Engine.IO
+// holds unflushed — a WebSocket peer that does not read, or a polling
+// client that stopped polling — counted here and reset on every "drain".
+// The outbox also keeps the socket's pending acknowledgement callbacks.
 type outbox struct {
 	sock  *socket.Socket
 	codec *codec
 	log   *slog.Logger
 	max   limits
 
-	mu      sync.Mutex // guards the fields below; never held while writing
-	queue   [][]byte
-	bytes   int
-	writing bool
+	mu      sync.Mutex // guards the fields below; never held while calling the library
 	closing bool
 	acks    map[string]socket.Ack
 	nextRef uint64
-	// closeReason is why the connection is being closed.
-	closeReason error
 
-	// unflushed counts the packets handed to Engine.IO that it has not
-	// written yet (a polling client that stops polling leaves them in its
-	// buffer); reset on every "drain".
-	unflushed atomic.Int64
+	unflushed      atomic.Int64 // packets handed to Engine.IO and not written yet
+	unflushedBytes atomic.Int64
 }
 
 // limits bound one socket's outbox.
 type limits struct{ messages, bytes int }
 
-// closeMark is queued after the last frame of a socket being closed.
-var closeMark = []byte{1}
-
 func newOutbox(sock *socket.Socket, c *codec, max limits, log *slog.Logger) *outbox {
 	o := &outbox{sock: sock, codec: c, max: max, log: log, acks: make(map[string]socket.Ack)}
-	sock.Conn().On("drain", func(...any) { o.unflushed.Store(0) })
+	sock.Conn().On("drain", func(...any) {
+		o.unflushed.Store(0)
+		o.unflushedBytes.Store(0)
+	})
 	return o
 }
 
@@ -67,16 +63,16 @@ func (o *outbox) Send(frame []byte) bool {
 		return true // nothing for this kind of socket (a reply without ack)
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closing {
+	closing := o.closing
+	o.mu.Unlock()
+	if closing {
 		return false
 	}
-	if len(o.queue)+1 > o.max.messages || o.bytes+len(frame) > o.max.bytes ||
-		o.unflushed.Load() > int64(o.max.messages) {
-		o.slowLocked()
+	if o.unflushed.Load() >= int64(o.max.messages) || o.unflushedBytes.Load()+int64(len(frame)) > int64(o.max.bytes) {
+		o.Close(parley.Errorf(parley.EUnavailable, "you fell behind: reconnect and resume from your last sequence number"))
 		return false
 	}
-	o.enqueueLocked(frame)
+	o.write(frame)
 	return true
 }
 
@@ -84,26 +80,14 @@ func (o *outbox) Send(frame []byte) bool {
 // reason, then the connection ends.
 func (o *outbox) Close(reason error) {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.closeLocked(reason)
-}
-
-func (o *outbox) closeLocked(reason error) {
 	if o.closing {
+		o.mu.Unlock()
 		return
 	}
 	o.closing = true
-	o.enqueueLocked(o.codec.EncodeError("", reason))
-	o.enqueueLocked(closeMark)
-	o.closeReason = reason
-}
-
-// slowLocked drops what is queued (the memory is the point) and closes a
-// socket that cannot keep up; the client reconnects and resumes.
-func (o *outbox) slowLocked() {
-	clear(o.queue)
-	o.queue, o.bytes = o.queue[:0], 0
-	o.closeLocked(parley.Errorf(parley.EUnavailable, "you fell behind: reconnect and resume from your last sequence number"))
+	o.mu.Unlock()
+	o.write(o.codec.EncodeError("", reason))
+	go o.terminate(reason) // not on the caller's goroutine, which may be the socket's own
 }
 
 // stop ends the outbox when the socket is gone.
@@ -111,46 +95,13 @@ func (o *outbox) stop() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.closing = true
-	clear(o.queue)
-	o.queue, o.bytes = nil, 0
 	clear(o.acks)
 }
 
-func (o *outbox) enqueueLocked(frame []byte) {
-	o.queue = append(o.queue, frame)
-	o.bytes += len(frame)
-	if !o.writing {
-		o.writing = true
-		go o.writeLoop()
-	}
-}
-
-// writeLoop writes what is queued, in order, until the queue is empty.
-func (o *outbox) writeLoop() {
-	for {
-		o.mu.Lock()
-		batch := o.queue
-		if len(batch) == 0 {
-			o.writing = false
-			o.mu.Unlock()
-			return
-		}
-		o.queue, o.bytes = nil, 0
-		o.mu.Unlock()
-		for _, frame := range batch {
-			o.write(frame)
-		}
-	}
-}
-
+// write hands one frame to the library: an ack frame to its callback, a
+// packet to Engine.IO.
 func (o *outbox) write(frame []byte) {
-	switch {
-	case len(frame) == 1 && frame[0] == closeMark[0]:
-		o.mu.Lock()
-		reason := o.closeReason
-		o.mu.Unlock()
-		o.terminate(reason)
-	case frame[0] == ackMark:
+	if frame[0] == ackMark {
 		ref, body, ok := parseAck(frame)
 		if !ok {
 			return
@@ -162,10 +113,11 @@ func (o *outbox) write(frame []byte) {
 		if ack != nil {
 			ack([]any{rawJSON{body}}, nil)
 		}
-	default:
-		o.unflushed.Add(1)
-		o.sock.Client().WriteToEngine([]types.BufferInterface{types.NewStringBuffer(frame)}, &socket.WriteOptions{})
+		return
 	}
+	o.unflushed.Add(1)
+	o.unflushedBytes.Add(int64(len(frame)))
+	o.sock.Client().WriteToEngine([]types.BufferInterface{types.NewStringBuffer(frame)}, &socket.WriteOptions{})
 }
 
 // terminate ends the connection. A server going away or a socket that fell
