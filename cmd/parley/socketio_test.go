@@ -111,61 +111,68 @@ func TestSocketIOClientsChatWithNativeClients(t *testing.T) {
 }
 
 func TestSocketIONamespaceChatAndBadPayloads(t *testing.T) {
-	s := startServer(t, "--socketio-namespaces", "/chat")
+	s := startServer(t, "--socketio-namespaces", "/chat", "--rate", "1000", "--burst", "1000")
 	native := s.client("nat")
 	native.Join("lobby")
 	for _, v := range sioVersions {
-		t.Run("v"+v, func(t *testing.T) {
-			s := &server{Main: s.Main, t: t, db: s.db}
-			c := s.sio(v, "websocket", "/chat")
-			other := s.sio(v, "polling", "/")
-			nick := "ns" + v
-			c.mustCall("hello", map[string]any{"nickname": nick})
-			c.mustCall("join", map[string]any{"room": "lobby"})
-			other.mustCall("hello", map[string]any{"nickname": "other" + v})
-			other.mustCall("join", map[string]any{"room": "lobby"})
+		for _, tr := range sioTransports {
+			t.Run("v"+v+"/"+tr, func(t *testing.T) {
+				badPayloads(t, &server{Main: s.Main, t: t, db: s.db}, native, v, tr)
+			})
+		}
+	}
+}
 
-			// Bad payloads get errors, in the ack when there is one.
-			for _, bad := range []struct {
-				name    string
-				payload []any
-				code    string
-			}{
-				{"send", []any{map[string]any{"room": 5, "text": []any{"x"}}}, "invalid"},
-				{"send", []any{map[string]any{"room": "lobby"}}, "missing_field"},
-				{"send", []any{map[string]any{"room": "lobby", "text": strings.Repeat("long ", 5000)}}, "too_large"},
-				{"send", []any{map[string]any{"room": "lobby", "text": "   "}}, "missing_field"},
-				{"send", []any{"just a string"}, "bad_json"},
-				{"send", []any{map[string]any{"room": "lobby", "text": "a"}, "extra"}, "bad_json"},
-				{"join", []any{map[string]any{"room": "no spaces allowed"}}, "invalid"},
-				{"dm", []any{map[string]any{"to": "nobody-here", "text": "hi"}}, "unknown_user"},
-				{"frobnicate", []any{map[string]any{}}, "unknown_type"},
-				{"history", []any{map[string]any{"room": "garden"}}, "not_joined"},
-			} {
-				r := c.call(bad.name, bad.payload...)
-				if r["type"] != "error" || r["code"] != bad.code || str(r["message"]) == "" {
-					t.Errorf("%s %.60v: ack %v; want error %s with a message", bad.name, bad.payload, r, bad.code)
-				}
-			}
-			// Without an ack callback, the error comes as an error event.
-			c.emit("frobnicate", map[string]any{})
-			if e := c.event("error", anyEvent); e["code"] != "unknown_type" {
-				t.Errorf("error event %v", e)
-			}
-			c.emit("send", map[string]any{"room": "lobby"})
-			if e := c.event("error", anyEvent); e["code"] != "missing_field" {
-				t.Errorf("error event %v", e)
-			}
-			// The server and the others carry on.
-			c.mustCall("send", map[string]any{"room": "lobby", "text": "still here " + v})
-			other.event("message", msgText("still here "+v))
-			native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == "still here "+v })
-			// Commands before hello are refused.
-			late := s.sio(v, "websocket", "/chat")
-			if r := late.call("join", map[string]any{"room": "lobby"}); r["code"] != "not_authenticated" {
-				t.Errorf("join before hello: %v", r)
-			}
-		})
+// badPayloads checks, for one client version and transport, that bad
+// events get clear errors while the server and the others carry on.
+func badPayloads(t *testing.T, s *server, native *wstest.Client, v, tr string) {
+	c := s.sio(v, tr, "/chat")
+	other := s.sio(v, "websocket", "/")
+	nick := "ns" + v + tr[:2]
+	c.mustCall("hello", map[string]any{"nickname": nick})
+	c.mustCall("join", map[string]any{"room": "lobby"})
+	other.mustCall("hello", map[string]any{"nickname": "other" + v + tr[:2]})
+	other.mustCall("join", map[string]any{"room": "lobby"})
+
+	// Bad payloads get errors, in the ack when there is one.
+	for _, bad := range []struct {
+		name    string
+		payload []any
+		code    string
+	}{
+		{"send", []any{map[string]any{"room": 5, "text": []any{"x"}}}, "invalid"},
+		{"send", []any{map[string]any{"room": "lobby"}}, "missing_field"},
+		{"send", []any{map[string]any{"room": "lobby", "text": strings.Repeat("long ", 5000)}}, "too_large"},
+		{"send", []any{map[string]any{"room": "lobby", "text": "   "}}, "missing_field"},
+		{"send", []any{"just a string"}, "bad_json"},
+		{"send", []any{map[string]any{"room": "lobby", "text": "a"}, "extra"}, "bad_json"},
+		{"join", []any{map[string]any{"room": "no spaces allowed"}}, "invalid"},
+		{"dm", []any{map[string]any{"to": "nobody-here", "text": "hi"}}, "unknown_user"},
+		{"frobnicate", []any{map[string]any{}}, "unknown_type"},
+		{"history", []any{map[string]any{"room": "garden"}}, "not_joined"},
+	} {
+		r := c.call(bad.name, bad.payload...)
+		if r["type"] != "error" || r["code"] != bad.code || str(r["message"]) == "" {
+			t.Errorf("%s %.60v: ack %v; want error %s with a message", bad.name, bad.payload, r, bad.code)
+		}
+	}
+	// Without an ack callback, the error comes as an error event.
+	c.emit("frobnicate", map[string]any{})
+	if e := c.event("error", anyEvent); e["code"] != "unknown_type" {
+		t.Errorf("error event %v", e)
+	}
+	c.emit("send", map[string]any{"room": "lobby"})
+	if e := c.event("error", anyEvent); e["code"] != "missing_field" {
+		t.Errorf("error event %v", e)
+	}
+	// The server and the others carry on.
+	c.mustCall("send", map[string]any{"room": "lobby", "text": "still here " + nick})
+	other.event("message", msgText("still here "+nick))
+	native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == "still here "+nick })
+	// Commands before hello are refused.
+	late := s.sio(v, tr, "/chat")
+	if r := late.call("join", map[string]any{"room": "lobby"}); r["code"] != "not_authenticated" {
+		t.Errorf("join before hello: %v", r)
 	}
 }
 
@@ -175,7 +182,7 @@ func TestSocketIOTutorialStyleMapping(t *testing.T) {
 	native := s.client("nat")
 	native.Join("lobby")
 	for _, v := range sioVersions {
-		for _, tr := range []string{"polling", "websocket"} {
+		for _, tr := range sioTransports {
 			t.Run("v"+v+"/"+tr, func(t *testing.T) {
 				s := &server{Main: s.Main, t: t, db: s.db}
 				page := s.sio(v, tr, "/test")
@@ -253,5 +260,34 @@ func TestSocketIOEncodesEachRoomEventOncePerNamespace(t *testing.T) {
 	}
 	if got := s.Main.sio.Stats().EventEncodes - before; got != 2*n {
 		t.Errorf("%d messages to 12 sockets in 2 namespaces were encoded %d times; want %d (once per namespace)", n, got, 2*n)
+	}
+}
+
+func TestSocketIONonASCIIOverEveryTransport(t *testing.T) {
+	s := startServer(t)
+	native := s.client("nat")
+	native.Join("lobby")
+	for _, v := range sioVersions {
+		for _, tr := range sioTransports {
+			t.Run("v"+v+"/"+tr, func(t *testing.T) {
+				s := &server{Main: s.Main, t: t, db: s.db}
+				c := s.sio(v, tr, "/")
+				nick := "李" + v + tr[:2]
+				c.mustCall("hello", map[string]any{"nickname": nick})
+				c.mustCall("join", map[string]any{"room": "lobby"})
+				text := "你好，世界 — ünïcödé 👋 " + v + tr
+				ack := c.mustCall("send", map[string]any{"room": "lobby", "text": text})
+				if ack["msg"].(map[string]any)["text"] != text {
+					t.Errorf("ack %v", ack)
+				}
+				native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == text })
+				back := "回复 " + v + tr + " – ok"
+				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": back})
+				c.event("message", msgText(back))
+				if r := c.call("join", map[string]any{"room": "no spaces"}); r["code"] != "invalid" {
+					t.Errorf("error with a non-ASCII message: %v", r)
+				}
+			})
+		}
 	}
 }

@@ -2,12 +2,15 @@
 // (WebSocket only) join one room; one more socket publishes at a fixed
 // rate; every subscriber counts what it receives. The same run goes
 // against Parley and against the reference Node socket.io 4 server
-// (refserver.cjs), each started here on loopback, and the table compares
+// (refserver.cjs), each started here on loopback — and, for comparison,
+// against Parley's native endpoint (/ws) with as many plain WebSocket
+// clients (target "parley-native", the ws package) — and the table compares
 // deliveries per second, lost and doubled deliveries, latency, and the
 // server's CPU time per delivery (read from /proc, user + system).
 //
 //   node bench.cjs --parley ../../bin/parley [--clients 1000] [--rate 40]
-//                  [--duration 10] [--runs 3] [--size 64] [--targets parley,node]
+//                  [--duration 10] [--runs 3] [--size 64]
+//                  [--targets parley,node,parley-native]
 //
 // Every loop here is bounded: connections time out, runs end after
 // --duration plus a drain of 3 s, and servers are stopped by their PID.
@@ -19,6 +22,7 @@ const os = require("os");
 const path = require("path");
 const http = require("http");
 const io = require("sio4");
+const WebSocket = require("ws");
 
 const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
   if (a.startsWith("--")) acc.push([a.slice(2), all[i + 1] && !all[i + 1].startsWith("--") ? all[i + 1] : "true"]);
@@ -29,10 +33,11 @@ const RATE = Number(args.rate || 40);
 const DURATION = Number(args.duration || 10);
 const RUNS = Number(args.runs || 3);
 const SIZE = Number(args.size || 64);
-const TARGETS = (args.targets || "parley,node").split(",");
+const TARGETS = (args.targets || "parley,node,parley-native").split(",");
 const TICK = 100; // clock ticks per second on Linux (getconf CLK_TCK)
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+let retries = 0; // connection attempts that had to be repeated
 
 function cpuSeconds(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -55,10 +60,10 @@ function get(url) {
 
 async function startServer(target, port) {
   let child;
-  if (target === "parley") {
+  if (target.startsWith("parley")) {
     const db = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "parley-bench-")), "bench.db");
     child = spawn(path.resolve(args.parley), ["serve", "--addr", `127.0.0.1:${port}`, "--db", db,
-      "--rate", "1000000", "--burst", "1000000", "--log-level", "warn"], { stdio: ["ignore", "ignore", "inherit"] });
+      "--rate", "1000000", "--burst", "1000000", "--log-level", "warn"].concat(args["debug-addr"] ? ["--debug-addr", args["debug-addr"]] : []), { stdio: ["ignore", "ignore", "inherit"] });
   } else {
     child = spawn(process.execPath, [path.join(__dirname, "refserver.cjs"), String(port)], { stdio: ["ignore", "ignore", "inherit"] });
   }
@@ -70,22 +75,60 @@ async function startServer(target, port) {
   throw new Error(target + " did not start");
 }
 
-function connect(url, nick) {
+// A client of either kind: onMessage(fn(msg)), send(text, clientID, done(err)), close().
+function connect(target, url, nick) {
+  return target === "parley-native" ? connectNative(url, nick) : connectSocketIO(url, nick);
+}
+
+function connectSocketIO(url, nick) {
   return new Promise((resolve, reject) => {
-    const s = io(url, { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 20000 });
+    // As real clients do: time out a connect that hangs and try again (the
+    // library can drop a CONNECT under load; see docs/ARCHITECTURE.md).
+    const s = io(url, { transports: ["websocket"], forceNew: true, reconnection: true, reconnectionDelay: 200, timeout: 5000 });
+    s.io.on("reconnect_attempt", () => { retries++; });
     const timer = setTimeout(() => reject(new Error("connect timeout " + nick)), 30000);
-    s.once("connect_error", (e) => { clearTimeout(timer); reject(e); });
     s.once("connect", () => {
       s.emit("hello", { nickname: nick }, () => s.emit("join", { room: "lobby" }, (ack) => {
         clearTimeout(timer);
-        if (ack && ack.type === "error") reject(new Error(ack.message)); else resolve(s);
+        if (ack && ack.type === "error") { reject(new Error(ack.message)); return; }
+        resolve({
+          onMessage: (fn) => s.on("message", fn),
+          send: (text, id, done) => s.emit("send", { room: "lobby", text, client_id: id }, (a) => done(a && a.type === "error")),
+          close: () => s.close(),
+        });
       }));
     });
   });
 }
 
+function connectNative(url, nick) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url.replace(/^http/, "ws") + "/ws");
+    const timer = setTimeout(() => reject(new Error("connect timeout " + nick)), 30000);
+    const waiting = new Map();
+    let ref = 0, onMessage = () => {};
+    const request = (cmd, done) => { const r = String(++ref); waiting.set(r, done); ws.send(JSON.stringify({ ...cmd, ref: r })); };
+    ws.on("error", (e) => { clearTimeout(timer); reject(e); });
+    ws.on("message", (data) => {
+      const f = JSON.parse(data);
+      if (f.ref && waiting.has(f.ref)) { const done = waiting.get(f.ref); waiting.delete(f.ref); done(f); return; }
+      if (f.type === "message") onMessage(f.msg);
+    });
+    ws.on("open", () => request({ type: "hello", nickname: nick }, () => request({ type: "join", room: "lobby" }, (ack) => {
+      clearTimeout(timer);
+      if (ack.type === "error") { reject(new Error(ack.message)); return; }
+      resolve({
+        onMessage: (fn) => { onMessage = fn; },
+        send: (text, id, done) => request({ type: "send", room: "lobby", text, client_id: id }, (a) => done(a.type === "error")),
+        close: () => ws.close(),
+      });
+    })));
+  });
+}
+
 async function run(target, port) {
   const server = await startServer(target, port);
+  retries = 0;
   const url = `http://127.0.0.1:${port}`;
   const subs = [];
   const counts = [];       // per subscriber: Uint8Array of times each message index arrived
@@ -95,13 +138,13 @@ async function run(target, port) {
   try {
     for (let i = 0; i < N; i += 50) {
       const batch = [];
-      for (let j = i; j < Math.min(N, i + 50); j++) batch.push(connect(url, "sub" + j));
+      for (let j = i; j < Math.min(N, i + 50); j++) batch.push(connect(target, url, "sub" + j));
       subs.push(...await Promise.all(batch));
     }
     subs.forEach((s, k) => {
       const seen = new Uint8Array(total);
       counts.push(seen);
-      s.on("message", (m) => {
+      s.onMessage((m) => {
         if (!m.text.startsWith("bench ")) return;
         const sp = m.text.indexOf(" ", 6);
         const idx = Number(m.text.slice(6, sp));
@@ -112,7 +155,7 @@ async function run(target, port) {
         if ((idx + k) % 50 === 0) latencies.push(lastDelivery - t0); // a 2% sample
       });
     });
-    const pub = await connect(url, "publisher");
+    const pub = await connect(target, url, "publisher");
     await sleep(1000);
     const pad = "x".repeat(Math.max(0, SIZE - 30));
     const cpu0 = cpuSeconds(server.pid), own0 = process.cpuUsage(), start = Date.now();
@@ -121,9 +164,7 @@ async function run(target, port) {
       const due = start + (i * 1000) / RATE;
       const wait = due - Date.now();
       if (wait > 0) await sleep(wait);
-      pub.emit("send", { room: "lobby", text: `bench ${i} ${Date.now()} ${pad}`, client_id: "b" + i }, (ack) => {
-        if (ack && ack.type === "error") errors++; else acked++;
-      });
+      pub.send(`bench ${i} ${Date.now()} ${pad}`, "b" + i, (failed) => { if (failed) errors++; else acked++; });
     }
     const sendEnd = Date.now();
     for (let i = 0; i < 30 && delivered < total * N; i++) await sleep(100); // drain, at most 3 s
@@ -138,7 +179,7 @@ async function run(target, port) {
       lost: total * N - (delivered - doubled), doubled,
       deliveriesPerSec: delivered / elapsed,
       serverCPUs: cpu1 - cpu0, usPerDelivery: ((cpu1 - cpu0) * 1e6) / Math.max(1, delivered),
-      clientCPUs: (own.user + own.system) / 1e6, serverRSSMiB: rss / 1024,
+      clientCPUs: (own.user + own.system) / 1e6, serverRSSMiB: rss / 1024, connectRetries: retries,
       p50: pct(0.5), p99: pct(0.99), max: latencies.length ? latencies[latencies.length - 1] : NaN,
     };
   } finally {
@@ -167,13 +208,15 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
       lost: Math.max(...results.map((x) => x.lost)), doubled: Math.max(...results.map((x) => x.doubled)),
       p50: median(results.map((x) => x.p50)), p99: median(results.map((x) => x.p99)),
       clientCPUs: median(results.map((x) => x.clientCPUs)), serverRSSMiB: median(results.map((x) => x.serverRSSMiB)),
+      connectRetries: results.reduce((a, x) => a + x.connectRetries, 0),
     });
   }
   if (args.json) { process.stdout.write(JSON.stringify(rows, null, 2) + "\n"); return; }
-  console.log(`${N} socket.io-client 4 sockets (websocket) in one room, ${RATE} msg/s of ${SIZE} B for ${DURATION} s; medians of ${RUNS} runs`);
-  console.log("| server | deliveries/s | server CPU per delivery | lost | doubled | p50 ms | p99 ms | server RSS MiB | load generator CPU s |");
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log(`${N} subscribers in one room (socket.io-client 4 over WebSocket; plain WebSocket for parley-native), ${RATE} msg/s of ${SIZE} B for ${DURATION} s; medians of ${RUNS} runs`);
+  console.log("| server | deliveries/s | server CPU per delivery | lost | doubled | p50 ms | p99 ms | server RSS MiB | load generator CPU s | connects retried (all runs) |");
+  console.log("|---|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
-    console.log(`| ${r.target === "parley" ? "Parley" : "Node socket.io 4.8.4"} | ${Math.round(r.deliveriesPerSec)} | ${r.usPerDelivery.toFixed(2)} µs | ${r.lost} | ${r.doubled} | ${r.p50} | ${r.p99} | ${r.serverRSSMiB.toFixed(0)} | ${r.clientCPUs.toFixed(1)} |`);
+    const name = { parley: "Parley, Socket.IO", node: "Node socket.io 4.8.4", "parley-native": "Parley, native /ws" }[r.target];
+    console.log(`| ${name} | ${Math.round(r.deliveriesPerSec)} | ${r.usPerDelivery.toFixed(2)} µs | ${r.lost} | ${r.doubled} | ${r.p50} | ${r.p99} | ${r.serverRSSMiB.toFixed(0)} | ${r.clientCPUs.toFixed(1)} | ${r.connectRetries} |`);
   }
 })().catch((e) => { console.error(e); process.exit(1); });

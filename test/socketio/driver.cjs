@@ -25,9 +25,16 @@ const [version, url, nsp, transport, ...events] = process.argv.slice(2);
 const io = require({ 4: "sio4", 2: "sio2", 1: "sio1" }[version]);
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+// Reconnection is on, with a short connect timeout: zishang520/socket.io
+// v3.0.2 can drop a CONNECT that arrives before its connection handler runs
+// (under load), and clients recover by timing out and connecting again, as
+// real clients do with their defaults.
 const opts = {
   forceNew: true,
-  reconnection: false,
+  reconnection: true,
+  reconnectionDelay: 100,
+  reconnectionDelayMax: 500,
+  timeout: 3000,
   transports: transport === "upgrade" ? ["polling", "websocket"] : [transport],
   upgrade: transport === "upgrade",
 };

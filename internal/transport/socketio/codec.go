@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"sync/atomic"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/protocol"
@@ -22,17 +24,22 @@ type codec struct {
 	prefix  []byte        // "2" or "2/chat,": the start of an EVENT packet in this namespace
 	compat  *Compat       // non-nil in the tutorial-compatible namespace
 	encodes *atomic.Int64 // events encoded, for Server.Stats
+	// ascii escapes every non-ASCII character (\uXXXX), for Engine.IO 3
+	// clients: socket.io-client 1.x decodes polling payloads as UTF-8 once
+	// more, which fails on any non-ASCII character; escaped JSON reads the
+	// same everywhere.
+	ascii bool
 }
 
 // ackMark starts an ack frame. Socket.IO packets start with a digit.
 const ackMark = 0
 
-func newCodec(nsp string, compat *Compat, encodes *atomic.Int64) *codec {
+func newCodec(nsp string, compat *Compat, encodes *atomic.Int64, ascii bool) *codec {
 	prefix := []byte("2")
 	if nsp != "/" {
 		prefix = append(append(prefix, nsp...), ',')
 	}
-	return &codec{prefix: prefix, compat: compat, encodes: encodes}
+	return &codec{prefix: prefix, compat: compat, encodes: encodes, ascii: ascii}
 }
 
 // Event names the server emits.
@@ -97,13 +104,13 @@ func (c *codec) EncodeReply(r *parley.Reply) []byte {
 	}
 	reply := *r
 	reply.Ref = ""
-	return ackFrame(r.Ref, protocol.EncodeReply(&reply))
+	return ackFrame(r.Ref, c.text(protocol.EncodeReply(&reply)))
 }
 
 // EncodeError implements node.Codec: the ack of the event that failed, or
 // an error event when it had no acknowledgement callback.
 func (c *codec) EncodeError(ref string, err error) []byte {
-	body := protocol.EncodeError("", err)
+	body := c.text(protocol.EncodeError("", err))
 	if ref == "" {
 		return c.packet(evError, json.RawMessage(body))
 	}
@@ -120,7 +127,51 @@ func (c *codec) packet(name string, payload any) []byte {
 	b.WriteString(`,`)
 	b.Write(protocol.Marshal(payload))
 	b.WriteString(`]`)
-	return b.Bytes()
+	return c.text(b.Bytes())
+}
+
+// text returns JSON as this codec's clients read it.
+func (c *codec) text(b []byte) []byte {
+	if !c.ascii {
+		return b
+	}
+	return asciiJSON(b)
+}
+
+// asciiJSON escapes the non-ASCII characters of JSON text as \uXXXX
+// (surrogate pairs beyond the BMP). Outside strings JSON is ASCII, so the
+// bytes can be scanned without parsing.
+func asciiJSON(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	out := make([]byte, i, len(b)+len(b)/2)
+	copy(out, b[:i])
+	const hex = "0123456789abcdef"
+	esc := func(r rune) {
+		out = append(out, '\\', 'u', hex[r>>12&15], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+	}
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		i += size
+		if r >= 0x10000 {
+			hi, lo := utf16.EncodeRune(r)
+			esc(hi)
+			esc(lo)
+		} else {
+			esc(r)
+		}
+	}
+	return out
 }
 
 func ackFrame(ref string, body []byte) []byte {

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 	"github.com/zishang520/socket.io/servers/socket/v3"
@@ -161,25 +162,47 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	opts.SetMaxHttpBufferSize(cfg.MaxHTTPBufferBytes)
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
-	opts.SetConnectTimeout(45 * time.Second)
+	// A connection whose Socket.IO CONNECT never arrives is closed after
+	// this; the library (v3.0.2) can lose a CONNECT that arrives before its
+	// connection handler runs, and the client then connects again.
+	opts.SetConnectTimeout(10 * time.Second)
 	// CORS reflects the request's origin: ServeHTTP has refused the origins
 	// the policy does not allow before the library sees the request.
 	opts.SetCors(&types.Cors{Origin: true, Credentials: true})
 	s.io = socket.NewServer(nil, opts)
+	// Two codecs per namespace: Engine.IO 4 clients, and Engine.IO 3
+	// clients, who get ASCII-only JSON (see codec.ascii).
+	serve := func(nsp string, compat *Compat) {
+		c4, c3 := newCodec(nsp, compat, &s.encodes, false), newCodec(nsp, compat, &s.encodes, true)
+		s.io.Of(nsp, nil).On("connection", func(args ...any) {
+			sock := args[0].(*socket.Socket)
+			if sock.Conn().Protocol() == 3 {
+				s.connect(sock, c3)
+			} else {
+				s.connect(sock, c4)
+			}
+		})
+	}
 	for nsp := range nsps {
-		c := newCodec(nsp, nil, &s.encodes)
-		s.io.Of(nsp, nil).On("connection", func(args ...any) { s.connect(args[0].(*socket.Socket), c) })
+		serve(nsp, nil)
 	}
 	if cfg.Compat != nil {
-		c := newCodec(cfg.Compat.Namespace, cfg.Compat, &s.encodes)
-		s.io.Of(cfg.Compat.Namespace, nil).On("connection", func(args ...any) { s.connect(args[0].(*socket.Socket), c) })
+		serve(cfg.Compat.Namespace, cfg.Compat)
 	}
 	s.handler = s.io.ServeHandler(nil)
 	return s, nil
 }
 
 func validNamespace(nsp string) bool {
-	return len(nsp) > 1 && nsp[0] == '/' && !strings.ContainsAny(nsp, ",?#") && len(nsp) <= 64
+	if len(nsp) < 2 || len(nsp) > 64 || nsp[0] != '/' || strings.ContainsAny(nsp, ",?#") {
+		return false
+	}
+	for i := 0; i < len(nsp); i++ {
+		if nsp[i] <= ' ' || nsp[i] >= 0x7f {
+			return false // ASCII: it is part of every packet, which EIO3 clients get escaped
+		}
+	}
+	return true
 }
 
 // ServeHTTP serves the endpoint's requests (mount it at Path).
@@ -215,6 +238,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // handled (node.Disconnect must come after the last Handle).
 type conn struct {
 	s     *Server
+	sock  *socket.Socket
 	sess  *node.Session
 	out   *outbox
 	codec *codec
@@ -235,7 +259,7 @@ func (s *Server) connect(sock *socket.Socket, c *codec) {
 	s.mu.Unlock()
 
 	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes}, s.log)
-	cn := &conn{s: s, out: out, codec: c}
+	cn := &conn{s: s, sock: sock, out: out, codec: c}
 	cn.sess = s.node.Connect(out, c, sock.Handshake().Address)
 	sock.On("disconnect", func(args ...any) { cn.disconnect(args) })
 	if c.compat != nil {
@@ -282,6 +306,11 @@ func (cn *conn) event(args []any) {
 	defer cn.handling.Done()
 	name, _ := args[0].(string)
 	args = args[1:]
+	if cn.codec.ascii && cn.sock.Conn().Transport().Name() == "polling" {
+		for i := range args {
+			args[i] = undoUTF8Twice(args[i])
+		}
+	}
 	ref := ""
 	if n := len(args); n > 0 {
 		if ack, ok := args[n-1].(socket.Ack); ok {
@@ -394,4 +423,51 @@ func (s *Server) Close(ctx context.Context) error {
 		s.cancel()
 		return ctx.Err()
 	}
+}
+
+// undoUTF8Twice repairs the strings of an Engine.IO 3 polling payload from
+// socket.io-client 1.x, which encodes payloads as UTF-8 once more before
+// sending them: each byte of a character's UTF-8 form arrives as a
+// character of its own (U+0080–U+00FF). A string made only of such
+// characters whose bytes form valid UTF-8 with at least one multi-byte
+// character is taken for one of those and decoded. (Clients 2.x do not do
+// this; text from them that happens to look like it — "Ã©" — is the one
+// thing this gets wrong.)
+func undoUTF8Twice(v any) any {
+	switch v := v.(type) {
+	case string:
+		return fixString(v)
+	case map[string]any:
+		for k, x := range v {
+			v[k] = undoUTF8Twice(x)
+		}
+		return v
+	case []any:
+		for i, x := range v {
+			v[i] = undoUTF8Twice(x)
+		}
+		return v
+	}
+	return v
+}
+
+func fixString(s string) string {
+	high := false
+	for _, r := range s {
+		if r > 0xff {
+			return s
+		}
+		high = high || r >= 0x80
+	}
+	if !high {
+		return s
+	}
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		b = append(b, byte(r))
+	}
+	if !utf8.Valid(b) {
+		return s
+	}
+	return string(b)
 }
