@@ -291,3 +291,26 @@ func TestSocketIONonASCIIOverEveryTransport(t *testing.T) {
 		}
 	}
 }
+
+func TestSocketIOShutdownTellsClientsAndClosesTheTransport(t *testing.T) {
+	s := startServer(t)
+	var clients []*sioClient
+	for _, v := range sioVersions {
+		c := s.sio(v, "websocket", "/")
+		c.mustCall("hello", map[string]any{"nickname": "bye" + v})
+		clients = append(clients, c)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	for _, c := range clients {
+		if e := c.event("error", anyEvent); e["code"] != "unavailable" {
+			t.Errorf("%s: error event %v; want unavailable", c.name, e)
+		}
+		// "transport close": the client's own reconnection takes over.
+		d := c.next(func(m map[string]any) bool { return m["ev"] == "disconnect" })
+		if d["reason"] != "transport close" {
+			t.Errorf("%s: disconnect reason %v; want transport close", c.name, d["reason"])
+		}
+	}
+}

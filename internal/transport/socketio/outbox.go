@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/engine/v3/transports"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 	"github.com/zishang520/socket.io/v3/pkg/types"
@@ -86,9 +89,23 @@ func (o *outbox) Close(reason error) {
 	}
 	o.closing = true
 	o.mu.Unlock()
-	o.write(o.codec.EncodeError("", reason))
-	go o.terminate(reason) // not on the caller's goroutine, which may be the socket's own
+	// The error event goes straight to Engine.IO with a callback for when
+	// it is written: closing the transport drops what is still queued.
+	written := make(chan struct{})
+	var once sync.Once
+	o.sock.Conn().Write(types.NewStringBuffer(o.codec.EncodeError("", reason)), nil,
+		func(transports.Transport) { once.Do(func() { close(written) }) })
+	go func() { // not on the caller's goroutine, which may be the socket's own
+		select {
+		case <-written:
+		case <-time.After(closeGrace):
+		}
+		o.terminate(reason)
+	}()
 }
+
+// closeGrace bounds the wait for the last error event to be written.
+const closeGrace = time.Second
 
 // stop ends the outbox when the socket is gone.
 func (o *outbox) stop() {

@@ -405,22 +405,29 @@ func (cn *conn) startCompat(sock *socket.Socket) {
 	cn.s.node.Handle(cn.s.ctx, cn.sess, parley.Command{Op: parley.OpJoin, Room: cn.codec.compat.Room})
 }
 
-// Close refuses new connections, ends the remaining ones and waits for
-// their goroutines, up to ctx. Call it after node.Shutdown, which has told
-// every socket that the server is going away.
+// Close refuses new connections, lets the sockets that node.Shutdown
+// closed (an error event, then the transport) finish for a moment, ends the
+// rest and waits for their goroutines, up to ctx. Call it after
+// node.Shutdown.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	s.io.Close(nil)
 	done := make(chan struct{})
 	go func() { s.conns.Wait(); close(done) }()
+	grace := time.NewTimer(2 * closeGrace)
+	defer grace.Stop()
 	select {
 	case <-done:
-		s.cancel()
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	s.io.Close(nil)
+	defer s.cancel()
+	select {
+	case <-done:
 		return nil
 	case <-ctx.Done():
-		s.cancel()
 		return ctx.Err()
 	}
 }
