@@ -4,7 +4,8 @@
 // WebSocket, or polling upgraded to WebSocket. It is the only package that
 // imports github.com/zishang520/socket.io, and it uses the library for the
 // transports and the packet format only: rooms, membership and fan-out stay
-// in node, which encodes each event once per namespace (see codec).
+// in node, which encodes each event once per namespace and Engine.IO
+// version (see codec).
 //
 // Each Socket.IO event becomes a native command (docs/PROTOCOL.md,
 // "Socket.IO"): its payload object is the native command without "type",
@@ -105,7 +106,8 @@ type Server struct {
 
 // Stats are counters of the endpoint.
 type Stats struct {
-	// EventEncodes counts events encoded: one per event and namespace,
+	// EventEncodes counts events encoded: one per event, namespace and
+	// Engine.IO version,
 	// however many sockets receive it.
 	EventEncodes int64
 }
