@@ -107,8 +107,7 @@ type Server struct {
 // Stats are counters of the endpoint.
 type Stats struct {
 	// EventEncodes counts events encoded: one per event, namespace and
-	// Engine.IO version,
-	// however many sockets receive it.
+	// Engine.IO version, however many sockets receive it.
 	EventEncodes int64
 }
 
