@@ -26,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -55,7 +56,12 @@ type Store struct {
 	mu         sync.RWMutex // guards closed against sends on reqs
 	closed     bool
 	writerDone chan struct{}
+	refused    atomic.Int64 // writes refused because the queue stayed full
 }
+
+// Refused counts the writes refused with unavailable because the writer's
+// queue stayed full (overload).
+func (s *Store) Refused() int64 { return s.refused.Load() }
 
 // Open opens (creating if needed) the database at path and applies the
 // migrations it has not seen.

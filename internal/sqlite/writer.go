@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"github.com/parley-chat/parley"
 )
 
 // writeReq is one write: fn runs inside the writer's transaction. fn must
@@ -20,6 +22,18 @@ type writeReq struct {
 // writeTimeout bounds one batch transaction.
 const writeTimeout = 30 * time.Second
 
+// Admission to the writer's queue, which holds 4 × MaxBatch writes: a
+// write waits at most queueWait for room, then is refused with
+// unavailable and a retry-after hint, so overload is answered at once
+// instead of piling up callers.
+const (
+	queueWait  = 100 * time.Millisecond
+	retryAfter = 500 * time.Millisecond
+)
+
+// errBusy refuses a write when the queue stays full.
+var errBusy = &parley.Error{Code: parley.EUnavailable, Message: "the server is storing messages as fast as it can; retry shortly", RetryAfter: retryAfter}
+
 // exec queues fn for the writer and waits for its commit. If ctx ends
 // first, exec returns ctx's error; the write may still be committed.
 func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
@@ -32,9 +46,21 @@ func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.T
 	select {
 	case s.reqs <- req:
 		s.mu.RUnlock()
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
+	default:
+		full := time.NewTimer(queueWait)
+		select {
+		case s.reqs <- req:
+			full.Stop()
+			s.mu.RUnlock()
+		case <-full.C:
+			s.mu.RUnlock()
+			s.refused.Add(1)
+			return errBusy
+		case <-ctx.Done():
+			full.Stop()
+			s.mu.RUnlock()
+			return ctx.Err()
+		}
 	}
 	select {
 	case err := <-req.done:
