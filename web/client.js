@@ -33,7 +33,7 @@
  */
 
 (function (global) {
-  const MIN_BACKOFF = 1000, MAX_BACKOFF = 30000, PAGE = 200;
+  const MIN_BACKOFF = 1000, MAX_BACKOFF = 30000, PAGE = 200, RECENT = 512;
 
   class ParleyError extends Error {
     /** @param {{code: string, message: string, retry_after_ms?: number}} f */
@@ -59,6 +59,7 @@
       this._outbox = new Map();    // client_id → pending send {cmd, resolve, reject}
       this._rooms = new Set();     // rooms joined
       this._lastSeq = new Map();   // room or DM key → highest seq delivered
+      this._recent = new Map();    // room or DM key → seqs delivered lately (duplicates are dropped)
       this._catchingUp = new Map();// room → live messages held back during catch-up
       this._ready = false;         // hello done on this connection
       this._attempt = 0;
@@ -207,13 +208,19 @@
       }
     }
 
-    // _deliver emits a message once, in order, per room.
+    // _deliver emits each message once per room. The server sends a room's
+    // messages in order; should one still come late (below the highest
+    // seq seen), it is delivered if it was not before, not dropped.
     _deliver(m) {
       const held = this._catchingUp.get(m.room);
       if (held) { held.push(m); return; }
       const last = this._lastSeq.get(m.room) || 0;
-      if (m.seq <= last) return;
-      this._lastSeq.set(m.room, m.seq);
+      let recent = this._recent.get(m.room);
+      if (!recent) { recent = new Set(); this._recent.set(m.room, recent); }
+      if (m.seq <= last && (m.seq <= last - RECENT || recent.has(m.seq))) return;
+      recent.add(m.seq);
+      if (recent.size > RECENT) for (const s of recent) { if (s <= Math.max(last, m.seq) - RECENT) recent.delete(s); }
+      if (m.seq > last) this._lastSeq.set(m.room, m.seq);
       this._emit("message", m);
     }
 

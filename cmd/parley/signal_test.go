@@ -67,11 +67,11 @@ func TestSIGTERMClosesClientsWith1001AndKeepsAcknowledgedMessages(t *testing.T) 
 
 // startProcess runs this test binary as "parley serve" on a free port and
 // returns its URL once it serves.
-func startProcess(t *testing.T, db string) (string, *exec.Cmd) {
+func startProcess(t *testing.T, db string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, os.Args[0], "serve", "--addr", "127.0.0.1:0", "--db", db)
+	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEY_TEST_AS_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

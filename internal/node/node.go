@@ -86,6 +86,8 @@ type Node struct {
 	rooms    map[string]*room      // room name → local members
 	closing  bool
 	inflight sync.WaitGroup // commands being handled; Add only under mu with !closing
+
+	order *ordered // publishes each room's messages in seq order
 }
 
 // New returns a Node that stores in store and publishes through broker, and
@@ -97,6 +99,7 @@ func New(store parley.Store, broker parley.Broker, render Renderer, cfg Config) 
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[string][]*Session),
 		rooms:    make(map[string]*room),
+		order:    newOrdered(),
 	}
 	n.unsub = broker.Subscribe(n.deliver)
 	return n

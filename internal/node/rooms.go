@@ -22,6 +22,7 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 	if err != nil {
 		return nil, err
 	}
+	n.order.init(name, info.LastSeq+1)
 	n.mu.Lock()
 	first := false
 	if _, in := s.rooms[name]; !in {

@@ -45,7 +45,9 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 		return nil, err
 	}
 	if !dup {
-		n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
+		n.order.publish(stored.Room, stored.Seq, func() {
+			n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
+		})
 	}
 	return &parley.Reply{Message: &stored, Duplicate: dup}, nil
 }
