@@ -43,6 +43,7 @@ type ServeConfig struct {
 	NickHold        time.Duration
 	OutboxMessages  int
 	OutboxBytes     int
+	SendBuffer      int
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	LogFormat       string
@@ -96,6 +97,8 @@ func (m *Main) flags() *flagSet {
 	fs.durationVar(&c.NickHold, "nick-hold", "PARLEY_NICK_HOLD", node.DefaultNickHold, "how long an offline user's nickname stays reserved for their session token")
 	fs.intVar(&c.OutboxMessages, "outbox-messages", "PARLEY_OUTBOX_MESSAGES", 1024, "frames queued for one slow connection before it is cut off (close 4000)")
 	fs.intVar(&c.OutboxBytes, "outbox-bytes", "PARLEY_OUTBOX_BYTES", 4<<20, "bytes queued for one slow connection before it is cut off (close 4000)")
+	fs.intVar(&c.SendBuffer, "send-buffer-bytes", "PARLEY_SEND_BUFFER_BYTES", 0,
+		"fixed kernel send buffer per WebSocket connection (SO_SNDBUF); 0 lets the kernel grow it (to 4 MiB on Linux)")
 	fs.durationVar(&c.ShutdownTimeout, "shutdown-timeout", "PARLEY_SHUTDOWN_TIMEOUT", 10*time.Second, "how long SIGINT/SIGTERM waits for work in flight")
 	fs.stringVar(&c.LogLevel, "log-level", "PARLEY_LOG_LEVEL", "info", "debug, info, warn or error")
 	fs.stringVar(&c.LogFormat, "log-format", "PARLEY_LOG_FORMAT", "text", "text or json")
@@ -146,6 +149,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),
 		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
+		SendBuffer:      c.SendBuffer,
 		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes},
 		Logger:          m.log,
 	})

@@ -69,10 +69,17 @@ func TestSIGTERMClosesClientsWith1001AndKeepsAcknowledgedMessages(t *testing.T) 
 // returns its URL once it serves.
 func startProcess(t *testing.T, db string, args ...string) (string, *exec.Cmd) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	return startCommand(t, os.Args[0], []string{"PARLEY_TEST_AS_MAIN=1"}, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...))
+}
+
+// startCommand runs bin with args (and env added) and returns the URL it
+// reports once it serves.
+func startCommand(t *testing.T, bin string, env, args []string) (string, *exec.Cmd) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
-	cmd.Env = append(os.Environ(), "PARLEY_TEST_AS_MAIN=1")
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

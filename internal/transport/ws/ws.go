@@ -7,6 +7,7 @@ package ws
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 
@@ -31,8 +32,13 @@ type Config struct {
 	// one (up to Conn.ReadLimit) is answered with a too_large error and the
 	// connection stays open. Zero means 16 KiB.
 	MaxCommandBytes int
-	Conn            wsconn.Config
-	Logger          *slog.Logger
+	// SendBuffer, if positive, fixes the kernel's send buffer of each
+	// connection (SO_SNDBUF) instead of letting it grow to the system
+	// maximum (4 MiB on Linux): what a client that stops reading can cost
+	// in kernel memory, and how soon its outbox limit cuts it off.
+	SendBuffer int
+	Conn       wsconn.Config
+	Logger     *slog.Logger
 }
 
 // DefaultMaxCommandBytes bounds a command frame: a 4,000-character message
@@ -79,6 +85,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		h.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // UpgradeHTTP has answered the request
+	}
+	if tc, ok := conn.(*net.TCPConn); ok && h.cfg.SendBuffer > 0 {
+		_ = tc.SetWriteBuffer(h.cfg.SendBuffer)
 	}
 	c := wsconn.New(conn, rw, h.cfg.Conn)
 	s := h.node.Connect(outbox{c}, Codec{}, r.RemoteAddr)
