@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -282,4 +284,265 @@ func startBinary(t *testing.T, db string, args ...string) (string, *exec.Cmd) {
 		t.Fatal(buildErr)
 	}
 	return startCommand(t, builtPath, nil, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...))
+}
+
+// stormClient is a light native client for the reconnect storm: replies
+// are decoded, message events only scanned for their seq.
+type stormClient struct {
+	nick, token string
+	conn        net.Conn
+	r           *bufio.Reader
+	mu          sync.Mutex
+	seqs        []int64 // seqs of room "storm" received, in order
+	done        chan struct{}
+}
+
+var seqField = []byte(`"seq":`)
+
+func frameSeq(p []byte) int64 {
+	i := bytes.Index(p, seqField)
+	if i < 0 {
+		return -1
+	}
+	n := int64(0)
+	for _, c := range p[i+len(seqField):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n
+}
+
+// dial connects and runs cmds one by one, each answered before the next;
+// message events read on the way are recorded.
+func (c *stormClient) dial(url string, cmds ...map[string]any) ([]wstest.Frame, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, br, _, err := ws.Dial(ctx, wstest.WSURL(url))
+	if err != nil {
+		return nil, err
+	}
+	c.conn = conn
+	c.r = br
+	if c.r == nil {
+		c.r = bufio.NewReader(conn)
+	}
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	var replies []wstest.Frame
+	for i, cmd := range cmds {
+		ref := strconv.Itoa(i)
+		cmd["ref"] = ref
+		b, _ := json.Marshal(cmd)
+		if err := wsutil.WriteClientText(conn, b); err != nil {
+			return nil, err
+		}
+		for {
+			p, err := wsutil.ReadServerText(struct {
+				io.Reader
+				io.Writer
+			}{c.r, conn})
+			if err != nil {
+				return nil, err
+			}
+			if bytes.Contains(p, []byte(`"ref":"`+ref+`"`)) {
+				var f wstest.Frame
+				if err := json.Unmarshal(p, &f); err != nil {
+					return nil, err
+				}
+				if f.Type() == "error" {
+					return nil, fmt.Errorf("%s: %v", cmd["type"], f)
+				}
+				replies = append(replies, f)
+				break
+			}
+			if bytes.Contains(p, []byte(`"type":"message"`)) && bytes.Contains(p, []byte(`"room":"storm"`)) {
+				c.record(frameSeq(p))
+			}
+		}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	c.done = make(chan struct{})
+	go func() {
+		defer close(c.done)
+		rw := struct {
+			io.Reader
+			io.Writer
+		}{c.r, conn}
+		for {
+			p, err := wsutil.ReadServerText(rw)
+			if err != nil {
+				return
+			}
+			if bytes.Contains(p, []byte(`"type":"message"`)) && bytes.Contains(p, []byte(`"room":"storm"`)) {
+				c.record(frameSeq(p))
+			}
+		}
+	}()
+	return replies, nil
+}
+
+func (c *stormClient) record(seq int64) {
+	c.mu.Lock()
+	c.seqs = append(c.seqs, seq)
+	c.mu.Unlock()
+}
+
+func (c *stormClient) last() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.seqs) == 0 {
+		return 0
+	}
+	return c.seqs[len(c.seqs)-1]
+}
+
+// TestReconnectStorm: 2,000 connections drop at once and reconnect at
+// once while messages keep coming; every client resumes with exactly the
+// messages it missed, and the server keeps answering meanwhile.
+func TestReconnectStorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 connections")
+	}
+	const n = 2000
+	url, _ := startBinary(t, t.TempDir()+"/parley.db", "--rate", "100000", "--burst", "100000")
+	clients := make([]*stormClient, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 100)
+	for i := range clients {
+		clients[i] = &stormClient{nick: fmt.Sprintf("s%04d", i)}
+		wg.Add(1)
+		go func(c *stormClient) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := c.dial(url, map[string]any{"type": "hello", "nickname": c.nick}, map[string]any{"type": "join", "room": "storm"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			c.token = r[0].Str("token")
+		}(clients[i])
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		t.Fatalf("connect: %v", err)
+	default:
+	}
+	sender := wstest.Dial(t, wstest.WSURL(url), nil)
+	sender.Hello("sender")
+	sender.Join("storm")
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			sender.MustOK(map[string]any{"type": "send", "room": "storm", "text": fmt.Sprint("storm ", i)})
+		}
+	}
+	send(0, 20)
+	waitAll := func(want int64) {
+		deadline := time.Now().Add(60 * time.Second)
+		for _, c := range clients {
+			for c.last() < want && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}
+	waitAll(20)
+
+	// A probe measures how the server answers during the storm.
+	probe := wstest.Dial(t, wstest.WSURL(url), nil)
+	probe.Hello("probe")
+	var worst atomic.Int64
+	stop := make(chan struct{})
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			begin := time.Now()
+			ref := probe.NextRef()
+			if probe.SendRaw([]byte(`{"type":"rooms","ref":"`+ref+`"}`)) != nil {
+				return
+			}
+			if _, ok := probe.Wait(30*time.Second, func(f wstest.Frame) bool { return f.Str("ref") == ref }); !ok {
+				worst.Store(int64(time.Hour))
+				return
+			}
+			if d := int64(time.Since(begin)); d > worst.Load() {
+				worst.Store(d)
+			}
+		}
+	}()
+
+	// Every connection drops at once; messages keep coming; all come back
+	// at once and catch up.
+	for _, c := range clients {
+		c.conn.Close()
+	}
+	for _, c := range clients {
+		<-c.done
+	}
+	send(20, 40)
+	begin := time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			after := c.last()
+			r, err := c.dial(url,
+				map[string]any{"type": "hello", "token": c.token},
+				map[string]any{"type": "join", "room": "storm"},
+				map[string]any{"type": "history", "room": "storm", "after": after, "limit": 200})
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", c.nick, err)
+				return
+			}
+			msgs, _ := r[2]["messages"].([]any)
+			for _, m := range msgs {
+				c.record(wstest.Frame(m.(map[string]any)).Num("seq"))
+			}
+		}()
+	}
+	send(40, 60) // live messages during the storm
+	wg.Wait()
+	t.Logf("2,000 reconnects and catch-ups in %v", time.Since(begin).Round(time.Millisecond))
+	select {
+	case err := <-errs:
+		t.Fatalf("reconnect: %v", err)
+	default:
+	}
+	waitAll(60)
+	close(stop)
+	<-probed
+	t.Logf("slowest answer to a probe during the storm: %v", time.Duration(worst.Load()).Round(time.Millisecond))
+	if worst.Load() > int64(5*time.Second) {
+		t.Errorf("the server took %v to answer during the storm", time.Duration(worst.Load()))
+	}
+	for _, c := range clients {
+		c.mu.Lock()
+		seqs := dedupeSorted(c.seqs)
+		c.mu.Unlock()
+		if len(seqs) != 60 || seqs[0] != 1 || seqs[59] != 60 {
+			t.Fatalf("%s has seqs %v…; want 1…60 exactly", c.nick, seqs[:min(len(seqs), 10)])
+		}
+	}
+}
+
+// dedupeSorted returns the seqs sorted, failing loudly on none; a seq seen
+// live and in the catch-up (the seam) counts once, as clients do.
+func dedupeSorted(seqs []int64) []int64 {
+	s := append([]int64(nil), seqs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
 }

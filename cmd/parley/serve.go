@@ -41,6 +41,7 @@ type ServeConfig struct {
 	Rate            float64
 	Burst           int
 	NickHold        time.Duration
+	PresenceLimit   int
 	OutboxMessages  int
 	OutboxBytes     int
 	SendBuffer      int
@@ -94,6 +95,8 @@ func (m *Main) flags() *flagSet {
 	fs.intVar(&c.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", 64<<10, "hard cap on one WebSocket frame; a larger frame closes the connection (1009)")
 	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
 	fs.intVar(&c.Burst, "burst", "PARLEY_BURST", node.DefaultBurst, "commands one connection may give at once before the rate applies")
+	fs.intVar(&c.PresenceLimit, "presence-limit", "PARLEY_PRESENCE_LIMIT", node.DefaultPresenceLimit,
+		"rooms with more members than this get no joined/left events (members ask presence instead); -1: no limit")
 	fs.durationVar(&c.NickHold, "nick-hold", "PARLEY_NICK_HOLD", node.DefaultNickHold, "how long an offline user's nickname stays reserved for their session token")
 	fs.intVar(&c.OutboxMessages, "outbox-messages", "PARLEY_OUTBOX_MESSAGES", 1024, "frames queued for one slow connection before it is cut off (close 4000)")
 	fs.intVar(&c.OutboxBytes, "outbox-bytes", "PARLEY_OUTBOX_BYTES", 4<<20, "bytes queued for one slow connection before it is cut off (close 4000)")
@@ -145,6 +148,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.node = node.New(m.store, membroker.New(), markup.New(), node.Config{
 		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
+		PresenceLimit: c.PresenceLimit,
 	})
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),

@@ -51,7 +51,11 @@ func (n *Node) deliverRoom(fc *frameCache, ev *parley.Event) {
 	if ev.Kind == parley.EventTyping {
 		skip = parley.NickKey(ev.Nickname)
 	}
-	fc.sendAll(ev, *r.members.Load(), skip)
+	members := *r.members.Load()
+	if (ev.Kind == parley.EventJoined || ev.Kind == parley.EventLeft) && n.cfg.PresenceLimit >= 0 && len(members) > n.cfg.PresenceLimit {
+		return // a big room: no presence events (see Config.PresenceLimit)
+	}
+	fc.sendAll(ev, members, skip)
 }
 
 // deliverDirect queues a direct message, or typing in a direct

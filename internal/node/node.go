@@ -25,6 +25,7 @@ type Config struct {
 	HistoryLimit  int           // largest history page; default 200
 	TypingEvery   time.Duration // at most one typing event per target per session in this time; default 2s
 	AnnouncementT time.Duration // lifetime of an announcement with none given; default 24h
+	PresenceLimit int           // rooms with more members here get no joined/left events; default 256, negative: no limit
 	Logger        *slog.Logger  // default slog.Default()
 	Now           func() time.Time
 }
@@ -40,9 +41,13 @@ const (
 	defaultHistoryPage  = 50
 	DefaultTypingEvery  = 2 * time.Second // clients show "typing" for a few seconds per event
 	DefaultAnnouncement = 24 * time.Hour
-	maxClientIDLen      = 64
-	pendingDMLimit      = 1000 // direct messages pushed at login; the rest via history
-	storeTimeout        = 10 * time.Second
+	// DefaultPresenceLimit: past this many members, joined and left
+	// events are noise to people and a storm to the server (every
+	// reconnect of N members sends N² events); members ask presence.
+	DefaultPresenceLimit = 256
+	maxClientIDLen       = 64
+	pendingDMLimit       = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout         = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -55,6 +60,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.HistoryLimit, DefaultHistoryLimit)
 	setDefault(&c.TypingEvery, DefaultTypingEvery)
 	setDefault(&c.AnnouncementT, DefaultAnnouncement)
+	setDefault(&c.PresenceLimit, DefaultPresenceLimit)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

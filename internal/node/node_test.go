@@ -191,3 +191,21 @@ func TestShutdownClosesSessionsAsGoingAwayAndRefusesCommands(t *testing.T) {
 		t.Errorf("command after shutdown: %v; want unavailable", f)
 	}
 }
+
+// In a room bigger than PresenceLimit, people come and go without joined
+// and left events; in a small room they are told.
+func TestPresenceEventsStopAboveThePresenceLimit(t *testing.T) {
+	n := newNode(t, node.Config{PresenceLimit: 3})
+	var c atomic.Int64
+	codec := countingCodec{&c}
+	first, out := connect(t, n, codec, "first")
+	n.Handle(context.Background(), first, parley.Command{Op: parley.OpJoin, Room: "big"})
+	for i := 0; i < 5; i++ {
+		s, _ := connect(t, n, codec, fmt.Sprintf("p%d", i))
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "big"})
+	}
+	// Its own, p0's and p1's: while the room had at most 3 members.
+	if got := out.count("joined"); got != 3 {
+		t.Errorf("first saw %d joined events; want 3", got)
+	}
+}
