@@ -17,6 +17,10 @@ const (
 	OpTyping   Op = "typing"   // say "I am typing" to a room or a person; never stored
 	// OpConversations lists the direct conversations of the session's user.
 	OpConversations Op = "conversations"
+	// OpResume comes back to a room or direct conversation after a
+	// reconnect: joins the room if needed, answers with the messages after
+	// a sequence number, then goes on live with no gap and no duplicate.
+	OpResume Op = "resume"
 )
 
 // Command is one request from a client. Which fields count depends on Op
@@ -31,7 +35,7 @@ type Command struct {
 	Text     string // send, dm
 	ClientID string // send, dm: the sender's idempotency key
 	Before   int64  // history: only messages with Seq < Before (0: newest)
-	After    int64  // history: only messages with Seq > After, oldest first (resume); wins over Before
+	After    int64  // history, resume: only messages with Seq > After, oldest first; wins over Before
 	Limit    int    // history: page size (0: the default)
 }
 
@@ -48,7 +52,8 @@ type Reply struct {
 	Message   *Message   // send, dm: the stored message
 	Duplicate bool       // send, dm: the ClientID was seen before; Message is the original
 	Messages  []Message  // history, oldest first
-	HasMore   bool       // history: older messages exist
+	HasMore   bool       // history: older messages exist (with After: newer ones)
+	Reset     bool       // resume: After is not in the room's history (older than what is kept, or newer than the newest); Messages is the newest page
 	Rooms     []RoomInfo // rooms; for conversations, Name is the conversation key and With the other person
 }
 

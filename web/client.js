@@ -28,8 +28,10 @@
  * "welcome" ({nickname, token}), "message" (Message), "mention" (Message),
  * "joined"/"left" ({room, nickname}), "typing" ({room, nickname}),
  * "announcement" ({id, text, html, ts, expires}), "error" ({code, message}),
- * "auth" ({code, message}: the token was refused; call login again).
- * @typedef {"state"|"welcome"|"message"|"mention"|"joined"|"left"|"typing"|"announcement"|"error"|"auth"} EventName
+ * "auth" ({code, message}: the token was refused; call login again),
+ * "reset" ({room}: the last seq seen is no longer in the room's history; what
+ * follows starts again from its newest page).
+ * @typedef {"state"|"welcome"|"message"|"mention"|"joined"|"left"|"typing"|"announcement"|"error"|"auth"|"reset"} EventName
  */
 
 (function (global) {
@@ -182,10 +184,7 @@
       for (const room of rooms) this._catchingUp.set(room, []);
       const queued = this._queue.splice(0);
       try {
-        await Promise.all(rooms.map(async (room) => {
-          await this._send({ type: "join", room });
-          await this._catchUp(room);
-        }));
+        await Promise.all(rooms.map((room) => this._catchUp(room, true)));
         const convs = await this._send({ type: "conversations" });
         await Promise.all(convs.rooms.filter((c) => this._lastSeq.has(c.name) && c.last_seq > this._lastSeq.get(c.name))
           .map((c) => this._catchUp(c.name)));
@@ -198,13 +197,19 @@
       for (const p of this._outbox.values()) this._transmit(p);
     }
 
-    async _catchUp(room) {
+    // _catchUp resumes a room (joining it again) or a direct conversation
+    // after its last seq: the server sends what was missed, then live
+    // messages, with nothing twice at the seam. A reset (the point is no
+    // longer in the history) starts over from the newest page.
+    async _catchUp(room, rejoin) {
       for (;;) {
         const after = this._lastSeq.get(room) || 0;
-        if (!after) return;
-        const page = await this._send({ type: "history", room, after, limit: PAGE });
+        if (!after && !rejoin) return;
+        const page = await this._send({ type: "resume", room, after, limit: PAGE });
+        rejoin = false;
+        if (page.reset) { this._lastSeq.set(room, 0); this._recent.delete(room); this._emit("reset", { room }); }
         page.messages.forEach((m) => this._deliver(m));
-        if (!page.has_more) return;
+        if (!page.has_more || page.reset) return;
       }
     }
 

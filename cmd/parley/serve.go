@@ -236,7 +236,17 @@ func (m *Main) Close() error {
 	if m.debug != nil {
 		_ = m.debug.Close()
 	}
-	errs := []error{m.node.Shutdown(ctx), m.ws.Close(ctx), m.sio.Close(ctx), <-shutdown}
+	errs := []error{m.node.Shutdown(ctx), m.ws.Close(ctx), m.sio.Close(ctx)}
+	// What the HTTP server still waits for now is a short API call, or a
+	// connection a browser opened ahead of time and never used (which it
+	// would wait 5 s for): give it a moment, then close.
+	select {
+	case err := <-shutdown:
+		errs = append(errs, err)
+	case <-time.After(2 * time.Second):
+		errs = append(errs, m.srv.Close())
+		<-shutdown
+	}
 	if err := <-m.done; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}

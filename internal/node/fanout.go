@@ -72,7 +72,11 @@ func (n *Node) deliverDirect(fc *frameCache, ev *parley.Event, a, b string) {
 			continue
 		}
 		for _, s := range n.users[key] {
-			s.send(fc.frame(s.codec, ev))
+			if ev.Kind == parley.EventMessage {
+				s.sendMessage(ev.Message, fc.frame(s.codec, ev))
+			} else {
+				s.send(fc.frame(s.codec, ev))
+			}
 			if ev.Message != nil {
 				s.noteDM(ev.Message.ID)
 			}
@@ -134,6 +138,10 @@ func (fc *frameCache) frame(c Codec, ev *parley.Event) []byte {
 func (fc *frameCache) sendAll(ev *parley.Event, sessions []*Session, skipKey string) {
 	for _, s := range sessions {
 		if skipKey != "" && s.key == skipKey {
+			continue
+		}
+		if ev.Kind == parley.EventMessage {
+			s.sendMessage(ev.Message, fc.frame(s.codec, ev))
 			continue
 		}
 		s.send(fc.frame(s.codec, ev))

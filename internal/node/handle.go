@@ -21,6 +21,7 @@ var handlers = map[parley.Op]handler{
 	parley.OpHistory:  (*Node).history,
 	parley.OpPresence: (*Node).presence,
 	parley.OpTyping:   (*Node).typing,
+	parley.OpResume:   (*Node).resume,
 
 	parley.OpConversations: (*Node).conversations,
 }
@@ -55,6 +56,9 @@ func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 	case reply != nil:
 		reply.Op, reply.Ref = cmd.Op, cmd.Ref
 		s.send(s.codec.EncodeReply(reply))
+		if cmd.Op == parley.OpResume {
+			n.afterResume(s, &cmd, reply)
+		}
 	}
 	if cmd.Op == parley.OpHello && err == nil {
 		n.afterHello(ctx, s)

@@ -50,6 +50,10 @@ type Session struct {
 	rooms     map[string]*room
 
 	maxDM atomic.Int64 // ID of the newest direct message queued to this session
+
+	// resumes: per conversation resumed, the hold and floor of live
+	// messages (resume.go); copy-on-write, written by the Handle goroutine.
+	resumes atomic.Pointer[map[string]*roomResume]
 }
 
 // Nickname returns the session's nickname, or "" before hello. Only the

@@ -38,6 +38,7 @@ var required = map[parley.Op][]string{
 	parley.OpSend:     {"room", "text"},
 	parley.OpDirect:   {"to", "text"},
 	parley.OpHistory:  {"room|with"},
+	parley.OpResume:   {"room|with"},
 	parley.OpPresence: {"room"},
 	parley.OpTyping:   {"room|to"},
 
@@ -71,7 +72,7 @@ func Decode(frame []byte) (parley.Command, error) {
 	if !ok {
 		return cmd, parley.Errorf(parley.EUnknownType, "unknown command type %q", c.Type)
 	}
-	if cmd.Op == parley.OpHistory && c.With != "" {
+	if (cmd.Op == parley.OpHistory || cmd.Op == parley.OpResume) && c.With != "" {
 		cmd.To = c.With
 	}
 	if cmd.Before < 0 || cmd.After < 0 || cmd.Limit < 0 {

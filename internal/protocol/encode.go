@@ -56,6 +56,7 @@ type frame struct {
 	Duplicate    bool          `json:"duplicate,omitempty"`
 	Messages     *[]Message    `json:"messages,omitempty"`
 	HasMore      *bool         `json:"has_more,omitempty"`
+	Reset        bool          `json:"reset,omitempty"`
 	Rooms        *[]RoomInfo   `json:"rooms,omitempty"`
 	Announcement *Announcement `json:"announcement,omitempty"`
 }
@@ -73,6 +74,7 @@ var replyType = map[parley.Op]string{
 	parley.OpTyping:   "ack",
 
 	parley.OpConversations: "conversations",
+	parley.OpResume:        "history",
 }
 
 // EncodeEvent returns the frame of a pushed event.
@@ -122,7 +124,8 @@ func EncodeReply(r *parley.Reply) []byte {
 		f.Members = nonNil(r.Members)
 	case parley.OpSend, parley.OpDirect:
 		f.Message, f.Duplicate = wireMessage(r.Message), r.Duplicate
-	case parley.OpHistory:
+	case parley.OpHistory, parley.OpResume:
+		f.Reset = r.Reset
 		msgs := make([]Message, len(r.Messages))
 		for i := range r.Messages {
 			msgs[i] = *wireMessage(&r.Messages[i])

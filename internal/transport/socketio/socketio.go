@@ -78,11 +78,10 @@ const (
 	DefaultMaxHTTPBuffer   = 1 << 20
 )
 
-// ops maps the event names of the API to native commands. "resume" is
-// history after a sequence number, joining the room first.
+// ops maps the event names of the API to native commands.
 var ops = map[string]parley.Op{
 	"hello": parley.OpHello, "join": parley.OpJoin, "leave": parley.OpLeave, "rooms": parley.OpRooms,
-	"send": parley.OpSend, "dm": parley.OpDirect, "history": parley.OpHistory, "resume": parley.OpHistory,
+	"send": parley.OpSend, "dm": parley.OpDirect, "history": parley.OpHistory, "resume": parley.OpResume,
 	"presence": parley.OpPresence, "typing": parley.OpTyping, "conversations": parley.OpConversations,
 }
 
@@ -325,11 +324,6 @@ func (cn *conn) event(args []any) {
 		return
 	}
 	cmd.Ref = ref
-	if name == "resume" && cmd.Room != "" && !strings.HasPrefix(cmd.Room, "dm:") {
-		// Back in the room first; its ack is not wanted (no ref), its
-		// error, if any, comes as an error event.
-		cn.s.node.Handle(cn.s.ctx, cn.sess, parley.Command{Op: parley.OpJoin, Room: cmd.Room})
-	}
 	cn.s.node.Handle(cn.s.ctx, cn.sess, cmd)
 }
 
