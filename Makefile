@@ -4,7 +4,7 @@ BIN     := bin/parley
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build test lint bench fuzz clean
+.PHONY: run build test soak lint bench fuzz clean
 
 run:
 	$(GO) run ./cmd/parley
@@ -23,6 +23,14 @@ test: lint $(SIO)/node_modules/.package-lock.json
 $(SIO)/node_modules/.package-lock.json: $(SIO)/package-lock.json
 	@if command -v npm >/dev/null; then cd $(SIO) && npm ci --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the Socket.IO client tests will be skipped"; fi
+
+# Longer versions of the tests that try to break the guarantees
+# (docs/GUARANTEES.md): more clients, more messages, 10% of 500 clients
+# stuck, 10,000 reconnecting, longer random interleavings. Not under -race:
+# the point is scale.
+soak: $(SIO)/node_modules/.package-lock.json
+	PARLEY_SOAK=1 $(GO) test -count=1 -timeout 60m -v \
+		-run 'TestKill9|TestReconnectStorm|TestOneSlowConsumer|TestProperty|TestResume' ./cmd/parley/ ./internal/node/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -49,7 +49,10 @@ func (cl *crashClient) next(ref string, d time.Duration) (wstest.Frame, bool) {
 // sequence numbers have no hole, a resend of what was in flight is stored
 // at most once, and every client resumes with no gap and no duplicate.
 func TestKill9LosesNothingAcknowledged(t *testing.T) {
-	const clients = 20
+	clients, acks := 20, int64(400)
+	if soak() {
+		clients, acks = 50, 20000
+	}
 	db := filepath.Join(t.TempDir(), "parley.db")
 	url, cmd := startProcess(t, db, "--rate", "100000", "--burst", "100000")
 	cls := make([]*crashClient, clients)
@@ -86,7 +89,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 			}
 		}()
 	}
-	for total.Load() < 400 {
+	for total.Load() < acks {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no shutdown, no flush
@@ -96,7 +99,7 @@ func TestKill9LosesNothingAcknowledged(t *testing.T) {
 	_ = cmd.Wait()
 	t.Logf("killed after %d acknowledged messages", total.Load())
 
-	url, _ = startProcess(t, db)
+	url, _ = startProcess(t, db, "--rate", "100000", "--burst", "100000")
 	for _, cl := range cls {
 		cl.c.Close()
 		cl.c = wstest.Dial(t, wstest.WSURL(url), nil)

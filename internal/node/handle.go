@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
@@ -47,6 +49,10 @@ func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 		return
 	}
 	reply, err := h(n, ctx, s, &cmd)
+	if err != nil && parley.ErrorCode(err) == parley.EInternal && errors.Is(err, context.DeadlineExceeded) {
+		// The store did not answer in time: overload, not a bug.
+		err = &parley.Error{Code: parley.EUnavailable, Message: "the server is busy; retry shortly", RetryAfter: time.Second}
+	}
 	switch {
 	case err != nil:
 		if parley.ErrorCode(err) == parley.EInternal {
