@@ -146,6 +146,7 @@
     client.on("left", (e) => S.client === client && onPresence(e, false));
     client.on("typing", (e) => S.client === client && onTyping(e));
     client.on("announcement", (a) => S.client === client && showAnnouncement(a));
+    client.on("reset", (e) => S.client === client && onReset(e.room));
     client.on("error", (err) => S.client === client && err.code !== "unavailable" && toast(errText(err)));
     client.on("auth", (err) => {
       if (S.client !== client) return;
@@ -244,6 +245,19 @@
       maybeMarkRead();
     }
     renderSidebar();
+  }
+
+  // onReset: the server no longer has the point this page had reached in
+  // a conversation (its history was cut or restored): start it afresh.
+  function onReset(room) {
+    const c = S.convs.get(lower(room));
+    if (!c) return;
+    c.msgs = [];
+    c.hasMore = null;
+    c.loaded = false;
+    c.unread = 0;
+    c.markerSeq = 0;
+    loadLatest(c);
   }
 
   function onMention(m) {

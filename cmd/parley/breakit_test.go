@@ -238,7 +238,7 @@ func TestOneSlowConsumerOf500IsCutOffAndTheOthersGetEverything(t *testing.T) {
 	}
 	_ = stuck.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	code := readCloseCode(stuck.conn)
-	t.Logf("server RSS %d KiB with %d readers, %d KiB with one of them stuck; the stuck one saw close code %d", base, n-1, after, code)
+	t.Logf("server RSS %d KiB with %d readers, %d KiB with stuck ones; the first stuck one saw close code %d", base, n-1, after, code)
 	stuckN := int64(1)
 	if soak() {
 		stuckN = n / 10
