@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"log/slog"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,7 +24,6 @@ import (
 type outbox struct {
 	sock  *socket.Socket
 	codec *codec
-	log   *slog.Logger
 	max   limits
 
 	mu      sync.Mutex // guards the fields below; never held while calling the library
@@ -40,8 +38,8 @@ type outbox struct {
 // limits bound one socket's outbox.
 type limits struct{ messages, bytes int }
 
-func newOutbox(sock *socket.Socket, c *codec, max limits, log *slog.Logger) *outbox {
-	o := &outbox{sock: sock, codec: c, max: max, log: log, acks: make(map[string]socket.Ack)}
+func newOutbox(sock *socket.Socket, c *codec, max limits) *outbox {
+	o := &outbox{sock: sock, codec: c, max: max, acks: make(map[string]socket.Ack)}
 	sock.Conn().On("drain", func(...any) {
 		o.unflushed.Store(0)
 		o.unflushedBytes.Store(0)

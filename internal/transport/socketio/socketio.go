@@ -51,8 +51,9 @@ type Config struct {
 	// MaxHTTPBufferBytes is the largest Engine.IO message or polling
 	// request body; larger ends the connection. Default 1 MiB.
 	MaxHTTPBufferBytes int64
-	// OutboxMessages and OutboxBytes bound what is queued for one socket;
-	// beyond, the socket is disconnected (it reconnects and resumes).
+	// OutboxMessages and OutboxBytes bound what Engine.IO holds unwritten
+	// for one socket; beyond, the socket is disconnected (it reconnects and
+	// resumes). Defaults 1024 and 4 MiB.
 	OutboxMessages, OutboxBytes int
 	// Compat, if set, serves tutorial-style pages (see Compat).
 	Compat *Compat
@@ -126,6 +127,12 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.OutboxMessages <= 0 {
+		cfg.OutboxMessages = 1024
+	}
+	if cfg.OutboxBytes <= 0 {
+		cfg.OutboxBytes = 4 << 20
 	}
 	nsps := map[string]bool{"/": true}
 	for _, nsp := range cfg.Namespaces {
@@ -258,7 +265,7 @@ func (s *Server) connect(sock *socket.Socket, c *codec) {
 	s.conns.Add(1)
 	s.mu.Unlock()
 
-	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes}, s.log)
+	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes})
 	cn := &conn{s: s, sock: sock, out: out, codec: c}
 	cn.sess = s.node.Connect(out, c, sock.Handshake().Address)
 	sock.On("disconnect", func(args ...any) { cn.disconnect(args) })
