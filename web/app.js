@@ -19,6 +19,7 @@
   const TYPING_SEND_MS = 2000;  // how often we say we are typing (the server throttles too)
   const NEAR_BOTTOM = 48;       // px: "at the newest message" within this
   const NEAR_TOP = 80;          // px: load older history within this
+  const PRESENCE_EVERY = 30e3;  // refresh the open room's member list (big rooms get no joined/left events)
   const NICK_RE = /^[\p{L}\p{N}_.\-]{1,32}$/u;
   const ROOM_RE = /^[\p{L}\p{N}_.\-]{1,64}$/u;
 
@@ -112,6 +113,18 @@
     const token = store.get("token");
     if (token) start({ token });
     else showLogin();
+    setInterval(refreshMembers, PRESENCE_EVERY);
+  }
+
+  // refreshMembers asks who is in the open room: rooms above the server's
+  // presence limit send no joined/left events, so their list would go stale.
+  function refreshMembers() {
+    const c = S.convs.get(S.current);
+    if (!S.client || document.hidden || !c || c.kind !== "room" || !c.joined || S.client.state !== "open") return;
+    S.client.presence(c.name).then((members) => {
+      c.members = members;
+      if (S.current === c.key) renderMembers();
+    }, () => { /* the next refresh will do */ });
   }
 
   function showLogin(message) {
