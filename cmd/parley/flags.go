@@ -44,6 +44,10 @@ func (fs *flagSet) floatVar(p *float64, name, env string, def float64, usage str
 	fs.Float64Var(p, name, def, usage+fs.bind(name, env))
 }
 
+func (fs *flagSet) boolVar(p *bool, name, env string, def bool, usage string) {
+	fs.BoolVar(p, name, def, usage+fs.bind(name, env))
+}
+
 func (fs *flagSet) durationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
 	fs.DurationVar(p, name, def, usage+fs.bind(name, env))
 }

@@ -3,6 +3,7 @@
 //
 //	parley [serve] [flags]        run the server (the default)
 //	parley announce [flags] TEXT  post a site-wide announcement to a running server
+//	parley bench [flags]          load-test a running server
 //	parley version                print the version
 package main
 
@@ -25,9 +26,11 @@ const usage = `Parley — a self-hosted real-time chat server.
 Usage:
   parley [serve] [flags]         run the server (default when no subcommand is given)
   parley announce [flags] TEXT   post a site-wide announcement to a running server
+  parley bench [flags]           load-test a running server (native or Socket.IO)
   parley version                 print the version
 
-Run "parley serve --help" or "parley announce --help" for the flags of each.
+Run "parley serve --help", "parley announce --help" or "parley bench --help"
+for the flags of each.
 With no configuration, parley listens on :8080 and keeps its data in ./parley.db.
 `
 
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, rest, stderr, getenv)
 	case "announce":
 		err = announce(ctx, rest, stdout, stderr, getenv)
+	case "bench":
+		err = benchCmd(ctx, rest, stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":

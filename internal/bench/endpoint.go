@@ -1,0 +1,340 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+)
+
+// conn is a WebSocket client connection shared by both protocols: one
+// reader goroutine, writes under a lock, replies matched by ref.
+type conn struct {
+	nc     net.Conn
+	r      *bufio.Reader
+	wmu    sync.Mutex
+	mu     sync.Mutex
+	wait   map[string]func(frame []byte)
+	nextID int
+	onText func(c *conn, p []byte) // the protocol's frame handler
+	onGone func()
+	gone   chan struct{}
+	closed bool
+}
+
+func dialWS(ctx context.Context, dial func(context.Context, string, string) (net.Conn, error), target string) (*conn, error) {
+	d := ws.Dialer{NetDial: dial, Timeout: 30 * time.Second}
+	nc, br, _, err := d.Dial(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 4096)
+	}
+	return &conn{nc: nc, r: br, wait: map[string]func([]byte){}, gone: make(chan struct{})}, nil
+}
+
+func (c *conn) write(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return wsutil.WriteClientText(c.nc, p)
+}
+
+// serve reads until the connection ends.
+func (c *conn) serve() {
+	defer close(c.gone)
+	rw := rwPair{c.r, c.nc}
+	for {
+		msgs, err := wsutil.ReadServerMessage(rw, nil)
+		if err != nil {
+			c.mu.Lock()
+			closed := c.closed
+			c.mu.Unlock()
+			if !closed && c.onGone != nil {
+				c.onGone()
+			}
+			return
+		}
+		for _, m := range msgs {
+			switch m.OpCode {
+			case ws.OpText:
+				c.onText(c, m.Payload)
+			case ws.OpPing:
+				c.wmu.Lock()
+				_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, m.Payload)
+				c.wmu.Unlock()
+			case ws.OpClose:
+				c.mu.Lock()
+				closed := c.closed
+				c.mu.Unlock()
+				if !closed && c.onGone != nil {
+					c.onGone()
+				}
+				return
+			}
+		}
+	}
+}
+
+type rwPair struct {
+	*bufio.Reader
+	net.Conn
+}
+
+func (p rwPair) Read(b []byte) (int, error)  { return p.Reader.Read(b) }
+func (p rwPair) Write(b []byte) (int, error) { return p.Conn.Write(b) }
+
+// expect registers fn for the reply with id.
+func (c *conn) expect(id string, fn func([]byte)) {
+	c.mu.Lock()
+	c.wait[id] = fn
+	c.mu.Unlock()
+}
+
+func (c *conn) reply(id string, frame []byte) {
+	c.mu.Lock()
+	fn := c.wait[id]
+	delete(c.wait, id)
+	c.mu.Unlock()
+	if fn != nil {
+		fn(frame)
+	}
+}
+
+func (c *conn) id() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.nextID++
+	return strconv.Itoa(c.nextID)
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	_ = c.nc.Close()
+	<-c.gone
+}
+
+// call sends a command and waits for its answer.
+func call(ctx context.Context, c *conn, id string, frame []byte) ([]byte, error) {
+	got := make(chan []byte, 1)
+	c.expect(id, func(f []byte) { got <- bytes.Clone(f) })
+	if err := c.write(frame); err != nil {
+		return nil, err
+	}
+	select {
+	case f := <-got:
+		return f, nil
+	case <-c.gone:
+		return nil, errors.New("connection closed")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(30 * time.Second):
+		return nil, errors.New("no answer within 30 s")
+	}
+}
+
+func newEndpoint(protocol string, u *url.URL, dial func(context.Context, string, string) (net.Conn, error), onMessage func([]byte), onGone func()) endpoint {
+	if protocol == "socketio" {
+		return &sioEndpoint{u: u, dial: dial, onMessage: onMessage, onGone: onGone}
+	}
+	return &nativeEndpoint{u: u, dial: dial, onMessage: onMessage, onGone: onGone}
+}
+
+// textOf returns the "text" string of a message (no escapes: ours).
+func textOf(p []byte) []byte {
+	i := bytes.Index(p, []byte(`"text":"`))
+	if i < 0 {
+		return nil
+	}
+	p = p[i+8:]
+	if j := bytes.IndexByte(p, '"'); j >= 0 {
+		return p[:j]
+	}
+	return nil
+}
+
+func wsURL(u *url.URL, path string) string {
+	scheme := "ws"
+	if u.Scheme == "https" || u.Scheme == "wss" {
+		scheme = "wss"
+	}
+	return scheme + "://" + u.Host + path
+}
+
+// nativeEndpoint speaks the native protocol at /ws.
+type nativeEndpoint struct {
+	u         *url.URL
+	dial      func(context.Context, string, string) (net.Conn, error)
+	onMessage func([]byte)
+	onGone    func()
+	c         *conn
+}
+
+var (
+	refField  = []byte(`"ref":"`)
+	msgPrefix = []byte(`{"type":"message"`)
+	errType   = []byte(`"type":"error"`)
+)
+
+func (e *nativeEndpoint) hello(ctx context.Context, nick, room string) error {
+	c, err := dialWS(ctx, e.dial, wsURL(e.u, "/ws"))
+	if err != nil {
+		return err
+	}
+	e.c = c
+	c.onGone = e.onGone
+	c.onText = func(c *conn, p []byte) {
+		if bytes.HasPrefix(p, msgPrefix) {
+			e.onMessage(textOf(p))
+			return
+		}
+		if i := bytes.Index(p, refField); i >= 0 {
+			rest := p[i+len(refField):]
+			if j := bytes.IndexByte(rest, '"'); j >= 0 {
+				c.reply(string(rest[:j]), p)
+			}
+		}
+	}
+	go c.serve()
+	for _, cmd := range []map[string]any{{"type": "hello", "nickname": nick}, {"type": "join", "room": room}} {
+		id := c.id()
+		cmd["ref"] = id
+		b, _ := json.Marshal(cmd)
+		f, err := call(ctx, c, id, b)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(f, errType) {
+			return fmt.Errorf("%s: %s", cmd["type"], f)
+		}
+	}
+	return nil
+}
+
+func (e *nativeEndpoint) send(room, text string, done func(bool)) error {
+	id := e.c.id()
+	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
+	b, _ := json.Marshal(map[string]any{"type": "send", "room": room, "text": text, "client_id": "c" + id, "ref": id})
+	return e.c.write(b)
+}
+
+func (e *nativeEndpoint) close() {
+	if e.c != nil {
+		e.c.close()
+	}
+}
+
+// sioEndpoint speaks Socket.IO (Engine.IO 4, WebSocket only) at
+// /socket.io/: "0" open, "40" connect, "42[…]" events, "42<id>[…]" emits
+// with acks answered by "43<id>[…]", "2"/"3" ping and pong.
+type sioEndpoint struct {
+	u         *url.URL
+	dial      func(context.Context, string, string) (net.Conn, error)
+	onMessage func([]byte)
+	onGone    func()
+	c         *conn
+}
+
+var sioMessage = []byte(`42["message",`)
+
+func (e *sioEndpoint) hello(ctx context.Context, nick, room string) error {
+	// A CONNECT the server lost (zishang520/socket.io v3.0.2 can, under
+	// load; see docs/ARCHITECTURE.md) is retried on a new connection, as
+	// socket.io-client does.
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if err = e.connect(ctx); err == nil {
+			break
+		}
+		if e.c != nil {
+			e.c.close()
+			e.c = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	c := e.c
+	for _, ev := range []struct {
+		name string
+		arg  map[string]any
+	}{{"hello", map[string]any{"nickname": nick}}, {"join", map[string]any{"room": room}}} {
+		id := c.id()
+		b, _ := json.Marshal([]any{ev.name, ev.arg})
+		f, err := call(ctx, c, id, append([]byte("42"+id), b...))
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(f, errType) {
+			return fmt.Errorf("%s: %s", ev.name, f)
+		}
+	}
+	return nil
+}
+
+// connect opens the WebSocket and the Socket.IO session.
+func (e *sioEndpoint) connect(ctx context.Context) error {
+	c, err := dialWS(ctx, e.dial, wsURL(e.u, "/socket.io/?EIO=4&transport=websocket"))
+	if err != nil {
+		return err
+	}
+	e.c = c
+	c.onGone = e.onGone
+	connected := make(chan struct{}, 1)
+	c.onText = func(c *conn, p []byte) {
+		switch {
+		case bytes.HasPrefix(p, sioMessage):
+			e.onMessage(textOf(p))
+		case bytes.HasPrefix(p, []byte("43")):
+			i := 2
+			for i < len(p) && p[i] >= '0' && p[i] <= '9' {
+				i++
+			}
+			c.reply(string(p[2:i]), p[i:])
+		case len(p) == 1 && p[0] == '2':
+			_ = c.write([]byte("3"))
+		case bytes.HasPrefix(p, []byte("40")):
+			select {
+			case connected <- struct{}{}:
+			default:
+			}
+		}
+	}
+	go c.serve()
+	if err := c.write([]byte("40")); err != nil {
+		return err
+	}
+	select {
+	case <-connected:
+		return nil
+	case <-c.gone:
+		return errors.New("connection closed before CONNECT")
+	case <-time.After(3 * time.Second):
+		return errors.New("no Socket.IO CONNECT within 3 s")
+	}
+}
+
+func (e *sioEndpoint) send(room, text string, done func(bool)) error {
+	id := e.c.id()
+	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
+	b, _ := json.Marshal([]any{"send", map[string]any{"room": room, "text": text, "client_id": "c" + id}})
+	return e.c.write(append([]byte("42"+id), b...))
+}
+
+func (e *sioEndpoint) close() {
+	if e.c != nil {
+		e.c.close()
+	}
+}
