@@ -17,6 +17,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -45,15 +46,16 @@ type Config struct {
 
 // Defaults for Config, with their reasons.
 const (
-	DefaultReadLimit      = 64 << 10         // far above any chat command; bounds memory per reader
-	DefaultOutboxMessages = 1024             // a burst of a busy room; a reader this far behind is not reading
-	DefaultOutboxBytes    = 4 << 20          // bounds memory per slow reader
-	DefaultPingPeriod     = 25 * time.Second // below the 30–60 s idle timeouts of common proxies
-	DefaultPongWait       = 60 * time.Second // more than two ping periods: one lost pong is not fatal
-	DefaultWriteWait      = 10 * time.Second // a healthy peer drains a socket buffer far faster
-	closeGrace            = time.Second      // how long to wait for the peer's close reply
-	readBufferSize        = 512              // holds a frame header and small commands; larger payloads are read directly
-	maxKeptQueue          = 64               // a larger idle outbox slice is released, not kept
+	DefaultReadLimit      = 64 << 10             // far above any chat command; bounds memory per reader
+	DefaultOutboxMessages = 1024                 // a burst of a busy room; a reader this far behind is not reading
+	DefaultOutboxBytes    = 4 << 20              // bounds memory per slow reader
+	DefaultPingPeriod     = 25 * time.Second     // below the 30–60 s idle timeouts of common proxies
+	DefaultPongWait       = 60 * time.Second     // more than two ping periods: one lost pong is not fatal
+	DefaultWriteWait      = 10 * time.Second     // a healthy peer drains a socket buffer far faster
+	closeGrace            = time.Second          // how long to wait for the peer's close reply
+	readBufferSize        = 512                  // holds a frame header and small commands; larger payloads are read directly
+	coalesceWindow        = 2 * time.Millisecond // see writeLoop
+	maxKeptQueue          = 64                   // a larger idle outbox slice is released, not kept
 )
 
 // CloseSlowConsumer is the close code of a connection whose outbox
@@ -107,6 +109,8 @@ type Conn struct {
 	writers sync.WaitGroup
 
 	closeOnce sync.Once // closes conn
+
+	lastWrite atomic.Int64 // UnixNano of the last write, for coalescing
 }
 
 // New wraps a connection that has completed the server side of the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strings"
@@ -132,6 +133,35 @@ func TestQueuedFramesAreWrittenInOrderInFewWrites(t *testing.T) {
 	}
 	if w := s.writes.Load(); w >= n/5 {
 		t.Errorf("%d frames took %d writes; want them batched", n, w)
+	}
+}
+
+// Frames that trickle in one at a time to a busy connection (a chat room
+// under load: one message every 200 µs) are coalesced into few writes;
+// a quiet connection's first frame goes out at once.
+func TestBusyConnectionCoalescesWrites(t *testing.T) {
+	s, c := start(t, wsconn.Config{}, nil)
+	conn := <-s.conn
+	begin := time.Now()
+	conn.Send([]byte("first"))
+	if got, err := wsutil.ReadServerText(c); err != nil || string(got) != "first" || time.Since(begin) > 500*time.Millisecond {
+		t.Fatalf("first frame %q, %v after %v", got, err, time.Since(begin))
+	}
+	const n = 100
+	go func() {
+		for i := 0; i < n; i++ {
+			conn.Send([]byte(fmt.Sprint("m", i)))
+			for t0 := time.Now(); time.Since(t0) < 200*time.Microsecond; { // Sleep is too coarse here
+			}
+		}
+	}()
+	for i := 0; i < n; i++ {
+		if got, err := wsutil.ReadServerText(c); err != nil || string(got) != fmt.Sprint("m", i) {
+			t.Fatalf("frame %d = %q, %v", i, got, err)
+		}
+	}
+	if w := s.writes.Load(); w > n/2 {
+		t.Errorf("%d frames arriving 200 µs apart took %d writes; want them coalesced", n, w)
 	}
 }
 

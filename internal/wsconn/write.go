@@ -24,6 +24,13 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 
 // connection (the writing flag).
 func (c *Conn) writeLoop() {
 	defer c.writers.Done()
+	// A busy connection (written to within the last coalesceWindow) waits
+	// that long first, so that the frames of a burst go out in one write
+	// instead of one write each: far fewer system calls under load, at the
+	// price of at most coalesceWindow of latency, and none when quiet.
+	if last := c.lastWrite.Load(); last != 0 && time.Since(time.Unix(0, last)) < coalesceWindow {
+		time.Sleep(coalesceWindow)
+	}
 	for {
 		c.mu.Lock()
 		batch, closing := c.queue, c.closing
@@ -43,6 +50,7 @@ func (c *Conn) writeLoop() {
 			wait = closeGrace
 		}
 		closeSent, err := c.writeBatch(batch, wait)
+		c.lastWrite.Store(time.Now().UnixNano())
 		clear(batch)
 		c.mu.Lock()
 		if cap(batch) <= maxKeptQueue {
