@@ -57,12 +57,7 @@ func (c *conn) serve() {
 	for {
 		msgs, err := wsutil.ReadServerMessage(rw, nil)
 		if err != nil {
-			c.mu.Lock()
-			closed := c.closed
-			c.mu.Unlock()
-			if !closed && c.onGone != nil {
-				c.onGone()
-			}
+			c.ended()
 			return
 		}
 		for _, m := range msgs {
@@ -74,15 +69,20 @@ func (c *conn) serve() {
 				_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, m.Payload)
 				c.wmu.Unlock()
 			case ws.OpClose:
-				c.mu.Lock()
-				closed := c.closed
-				c.mu.Unlock()
-				if !closed && c.onGone != nil {
-					c.onGone()
-				}
+				c.ended()
 				return
 			}
 		}
+	}
+}
+
+// ended reports a connection the server ended (not one we closed).
+func (c *conn) ended() {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed && c.onGone != nil {
+		c.onGone()
 	}
 }
 
