@@ -25,7 +25,7 @@ type Config struct {
 	URL         string        // the server, http(s)://host:port
 	Protocol    string        // "native" or "socketio"
 	Subscribers int           // connections that only read
-	Publishers  int           // connections that send (they also read their room)
+	Publishers  int           // connections that send (they also read their room); 0: the connections are held idle for Duration
 	Rooms       int           // subscribers and publishers are spread over this many rooms
 	Rate        float64       // messages per second in all; 0: as fast as acknowledgements allow
 	Duration    time.Duration // how long publishers send
@@ -37,6 +37,7 @@ type Config struct {
 // Result is what a run measured.
 type Result struct {
 	Config        Config  `json:"-"`
+	Connections   int64   `json:"connections"`  // connections opened
 	Sent          int64   `json:"sent"`         // messages acknowledged
 	Refused       int64   `json:"refused"`      // sends answered with an error
 	Expected      int64   `json:"expected"`     // deliveries that should have happened
@@ -64,8 +65,8 @@ func (c *Config) defaults() error {
 	if c.Protocol != "native" && c.Protocol != "socketio" {
 		return fmt.Errorf("protocol %q: want native or socketio", c.Protocol)
 	}
-	if c.Subscribers < 0 || c.Publishers < 1 {
-		return errors.New("want at least one publisher and no negative subscribers")
+	if c.Subscribers < 0 || c.Publishers < 0 || c.Subscribers+c.Publishers == 0 {
+		return errors.New("want some connections, and no negative counts")
 	}
 	if c.Rooms < 1 {
 		c.Rooms = 1
@@ -173,6 +174,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}()
 	}
 	sendWG.Wait()
+	if len(pubs) == 0 {
+		<-sendCtx.Done() // idle: hold the connections for the duration
+	}
 	// The last sends' acks: until they are in, expected is not known.
 	for deadline := time.Now().Add(10 * time.Second); run.pending.Load() > 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
@@ -190,7 +194,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 
-	res := &Result{Config: cfg, Sent: run.sent.Load(), Refused: run.refused.Load(), Delivered: run.delivered.Load(),
+	res := &Result{Config: cfg, Connections: int64(n), Sent: run.sent.Load(), Refused: run.refused.Load(), Delivered: run.delivered.Load(),
 		Disconnected: run.disconnected.Load(), Expected: run.expected()}
 	var hist histogram
 	distinct := int64(0)

@@ -70,7 +70,10 @@ func New(n *node.Node, cfg Config) *Handler {
 	return &Handler{node: n, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
 }
 
-// ServeHTTP upgrades the request and serves the connection until it ends.
+// ServeHTTP upgrades the request and hands the connection to a goroutine
+// of its own. It returns at once, so that net/http's goroutine for the
+// request — its stack, buffers and request — is freed: an idle connection
+// then costs one small goroutine and wsconn's buffer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.originAllowed(r) {
 		httperr.Write(w, parley.Errorf(parley.EForbidden, "origin %s may not open a connection here", r.Header.Get("Origin")))
@@ -80,22 +83,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, &parley.Error{Code: parley.EUnavailable, Message: "server shutting down"})
 		return
 	}
-	defer h.conns.Done()
 	conn, rw, _, err := gobwas.UpgradeHTTP(r, w)
 	if err != nil {
+		h.conns.Done()
 		h.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // UpgradeHTTP has answered the request
 	}
 	if tc, ok := conn.(*net.TCPConn); ok && h.cfg.SendBuffer > 0 {
 		_ = tc.SetWriteBuffer(h.cfg.SendBuffer)
 	}
-	c := wsconn.New(conn, rw, h.cfg.Conn)
-	s := h.node.Connect(outbox{c}, Codec{}, r.RemoteAddr)
+	c := wsconn.New(conn, rw, h.cfg.Conn) // takes what rw buffered; rw is not kept
+	go h.serve(c, r.RemoteAddr)
+}
+
+// serve runs one connection until it ends.
+func (h *Handler) serve(c *wsconn.Conn, remote string) {
+	defer h.conns.Done()
+	s := h.node.Connect(outbox{c}, Codec{}, remote)
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
-	err = c.Serve(ctx, func(p []byte) { h.command(ctx, s, p) })
+	err := c.Serve(ctx, func(p []byte) { h.command(ctx, s, p) })
 	h.node.Disconnect(ctx, s)
-	h.log.Debug("connection ended", "remote", r.RemoteAddr, "nick", s.Nickname(), "err", err)
+	h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
 }
 
 func (h *Handler) command(ctx context.Context, s *node.Session, p []byte) {
