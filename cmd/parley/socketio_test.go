@@ -15,112 +15,111 @@ import (
 var sioVersions = []string{"4", "2", "1"}
 var sioTransports = []string{"polling", "websocket", "upgrade"}
 
+// eachSocketIOClient runs fn as a subtest for every client version and
+// transport, with s bound to the subtest.
+func eachSocketIOClient(t *testing.T, s *server, fn func(t *testing.T, s *server, v, tr string)) {
+	for _, v := range sioVersions {
+		for _, tr := range sioTransports {
+			t.Run("v"+v+"/"+tr, func(t *testing.T) { fn(t, &server{Main: s.Main, t: t, db: s.db}, v, tr) })
+		}
+	}
+}
+
 func TestSocketIOClientsChatWithNativeClients(t *testing.T) {
 	s := startServer(t, "--rate", "1000", "--burst", "1000")
 	native := s.client("nat")
 	native.Join("lobby")
-	for _, v := range sioVersions {
-		for _, tr := range sioTransports {
-			t.Run("v"+v+"/"+tr, func(t *testing.T) {
-				s := &server{Main: s.Main, t: t, db: s.db}
-				nick := func(who string) string { return who + v + tr[:2] }
-				alice := s.sio(v, tr, "/")
-				switch tr {
-				case "upgrade":
-					alice.waitTransport("websocket")
-				default:
-					alice.waitTransport(tr)
-				}
-				w := alice.mustCall("hello", map[string]any{"nickname": nick("alice")})
-				if w["type"] != "welcome" || w["nickname"] != nick("alice") || str(w["token"]) == "" {
-					t.Fatalf("hello ack = %v", w)
-				}
-				j := alice.mustCall("join", map[string]any{"room": "lobby"})
-				if !strings.Contains(fmt.Sprint(j["members"]), "nat") {
-					t.Errorf("join ack members %v; want the native client among them", j["members"])
-				}
-				native.Expect(func(f wstest.Frame) bool { return f.Type() == "joined" && f.Str("nickname") == nick("alice") })
-
-				// Socket.IO → native, with the ack carrying the stored message.
-				ack := alice.mustCall("send", map[string]any{"room": "lobby", "text": "hi from " + nick("alice"), "client_id": "c1"})
-				msg, _ := ack["msg"].(map[string]any)
-				if msg["from"] != nick("alice") || msg["seq"] == nil || msg["client_id"] != "c1" {
-					t.Errorf("send ack = %v", ack)
-				}
-				got := native.Expect(func(f wstest.Frame) bool {
-					return f.Type() == "message" && f.Msg().Str("text") == "hi from "+nick("alice")
-				})
-				if got.Msg().Str("from") != nick("alice") {
-					t.Errorf("native got %v", got)
-				}
-				// Native → Socket.IO, rendered.
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "**hello** " + nick("alice")})
-				m := alice.event("message", msgText("**hello** "+nick("alice")))
-				if m["from"] != "nat" || m["html"] != "<p><strong>hello</strong> "+nick("alice")+"</p>" {
-					t.Errorf("Socket.IO client got %v", m)
-				}
-				// Resending with the same client_id is acknowledged with the
-				// original message and delivers nothing twice.
-				again := alice.mustCall("send", map[string]any{"room": "lobby", "text": "hi from " + nick("alice"), "client_id": "c1"})
-				if again["duplicate"] != true || again["msg"].(map[string]any)["seq"] != msg["seq"] {
-					t.Errorf("resend ack = %v; want the original message, duplicate", again)
-				}
-
-				// DMs reach their two people only.
-				bob := s.sio(v, tr, "/")
-				bob.mustCall("hello", map[string]any{"nickname": nick("bob")})
-				eve := s.sio(v, tr, "/")
-				eve.mustCall("hello", map[string]any{"nickname": nick("eve")})
-				eve.mustCall("join", map[string]any{"room": "lobby"})
-				alice.mustCall("dm", map[string]any{"to": nick("bob"), "text": "secret " + nick("bob")})
-				if dm := bob.event("message", msgText("secret "+nick("bob"))); dm["from"] != nick("alice") || dm["to"] != nick("bob") {
-					t.Errorf("bob got %v", dm)
-				}
-				alice.event("message", msgText("secret "+nick("bob"))) // the sender's own copy
-				native.MustOK(map[string]any{"type": "dm", "to": nick("bob"), "text": "native secret"})
-				bob.event("message", msgText("native secret"))
-				// eve reads nothing of it, not even through history.
-				h := eve.call("history", map[string]any{"with": nick("alice")})
-				if h["type"] != "history" || fmt.Sprint(h["messages"]) != "[]" {
-					t.Errorf("eve's history with alice = %v; want none", h)
-				}
-				marker := "after the secrets " + nick("x")
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": marker})
-				eve.event("message", msgText(marker))
-				eve.noEvent(200*time.Millisecond, "message", func(m map[string]any) bool { return strings.Contains(str(m["text"]), "secret") })
-
-				// Presence and typing cross protocols.
-				typist := s.client(nick("typist"))
-				typist.Join("lobby")
-				typist.Send(map[string]any{"type": "typing", "room": "lobby"})
-				alice.event("typing", func(m map[string]any) bool { return m["nickname"] == nick("typist") && m["room"] == "lobby" })
-				alice.mustCall("leave", map[string]any{"room": "lobby"})
-				native.Expect(func(f wstest.Frame) bool { return f.Type() == "left" && f.Str("nickname") == nick("alice") })
-				eve.event("presence", func(m map[string]any) bool { return m["nickname"] == nick("alice") && m["state"] == "left" })
-				// Resume: back in the room with what was missed.
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "missed " + nick("alice")})
-				r := alice.mustCall("resume", map[string]any{"room": "lobby", "after": msg["seq"]})
-				if r["type"] != "history" || !strings.Contains(fmt.Sprint(r["messages"]), "missed "+nick("alice")) {
-					t.Errorf("resume = %v", r)
-				}
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "live again " + nick("alice")})
-				alice.event("message", msgText("live again "+nick("alice")))
-			})
+	eachSocketIOClient(t, s, func(t *testing.T, s *server, v, tr string) {
+		nick := func(who string) string { return who + v + tr[:2] }
+		alice := s.sio(v, tr, "/")
+		switch tr {
+		case "upgrade":
+			alice.waitTransport("websocket")
+		default:
+			alice.waitTransport(tr)
 		}
-	}
+		w := alice.mustCall("hello", map[string]any{"nickname": nick("alice")})
+		if w["type"] != "welcome" || w["nickname"] != nick("alice") || str(w["token"]) == "" {
+			t.Fatalf("hello ack = %v", w)
+		}
+		j := alice.mustCall("join", map[string]any{"room": "lobby"})
+		if !strings.Contains(fmt.Sprint(j["members"]), "nat") {
+			t.Errorf("join ack members %v; want the native client among them", j["members"])
+		}
+		native.Expect(func(f wstest.Frame) bool { return f.Type() == "joined" && f.Str("nickname") == nick("alice") })
+
+		// Socket.IO → native, with the ack carrying the stored message.
+		ack := alice.mustCall("send", map[string]any{"room": "lobby", "text": "hi from " + nick("alice"), "client_id": "c1"})
+		msg, _ := ack["msg"].(map[string]any)
+		if msg["from"] != nick("alice") || msg["seq"] == nil || msg["client_id"] != "c1" {
+			t.Errorf("send ack = %v", ack)
+		}
+		got := native.Expect(func(f wstest.Frame) bool {
+			return f.Type() == "message" && f.Msg().Str("text") == "hi from "+nick("alice")
+		})
+		if got.Msg().Str("from") != nick("alice") {
+			t.Errorf("native got %v", got)
+		}
+		// Native → Socket.IO, rendered.
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "**hello** " + nick("alice")})
+		m := alice.event("message", msgText("**hello** "+nick("alice")))
+		if m["from"] != "nat" || m["html"] != "<p><strong>hello</strong> "+nick("alice")+"</p>" {
+			t.Errorf("Socket.IO client got %v", m)
+		}
+		// Resending with the same client_id is acknowledged with the
+		// original message and delivers nothing twice.
+		again := alice.mustCall("send", map[string]any{"room": "lobby", "text": "hi from " + nick("alice"), "client_id": "c1"})
+		if again["duplicate"] != true || again["msg"].(map[string]any)["seq"] != msg["seq"] {
+			t.Errorf("resend ack = %v; want the original message, duplicate", again)
+		}
+
+		// DMs reach their two people only.
+		bob := s.sio(v, tr, "/")
+		bob.mustCall("hello", map[string]any{"nickname": nick("bob")})
+		eve := s.sio(v, tr, "/")
+		eve.mustCall("hello", map[string]any{"nickname": nick("eve")})
+		eve.mustCall("join", map[string]any{"room": "lobby"})
+		alice.mustCall("dm", map[string]any{"to": nick("bob"), "text": "secret " + nick("bob")})
+		if dm := bob.event("message", msgText("secret "+nick("bob"))); dm["from"] != nick("alice") || dm["to"] != nick("bob") {
+			t.Errorf("bob got %v", dm)
+		}
+		alice.event("message", msgText("secret "+nick("bob"))) // the sender's own copy
+		native.MustOK(map[string]any{"type": "dm", "to": nick("bob"), "text": "native secret"})
+		bob.event("message", msgText("native secret"))
+		// eve reads nothing of it, not even through history.
+		h := eve.call("history", map[string]any{"with": nick("alice")})
+		if h["type"] != "history" || fmt.Sprint(h["messages"]) != "[]" {
+			t.Errorf("eve's history with alice = %v; want none", h)
+		}
+		marker := "after the secrets " + nick("x")
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": marker})
+		eve.event("message", msgText(marker))
+		eve.noEvent(200*time.Millisecond, "message", func(m map[string]any) bool { return strings.Contains(str(m["text"]), "secret") })
+
+		// Presence and typing cross protocols.
+		typist := s.client(nick("typist"))
+		typist.Join("lobby")
+		typist.Send(map[string]any{"type": "typing", "room": "lobby"})
+		alice.event("typing", func(m map[string]any) bool { return m["nickname"] == nick("typist") && m["room"] == "lobby" })
+		alice.mustCall("leave", map[string]any{"room": "lobby"})
+		native.Expect(func(f wstest.Frame) bool { return f.Type() == "left" && f.Str("nickname") == nick("alice") })
+		eve.event("presence", func(m map[string]any) bool { return m["nickname"] == nick("alice") && m["state"] == "left" })
+		// Resume: back in the room with what was missed.
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "missed " + nick("alice")})
+		r := alice.mustCall("resume", map[string]any{"room": "lobby", "after": msg["seq"]})
+		if r["type"] != "history" || !strings.Contains(fmt.Sprint(r["messages"]), "missed "+nick("alice")) {
+			t.Errorf("resume = %v", r)
+		}
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "live again " + nick("alice")})
+		alice.event("message", msgText("live again "+nick("alice")))
+	})
 }
 
 func TestSocketIONamespaceChatAndBadPayloads(t *testing.T) {
 	s := startServer(t, "--socketio-namespaces", "/chat", "--rate", "1000", "--burst", "1000")
 	native := s.client("nat")
 	native.Join("lobby")
-	for _, v := range sioVersions {
-		for _, tr := range sioTransports {
-			t.Run("v"+v+"/"+tr, func(t *testing.T) {
-				badPayloads(t, &server{Main: s.Main, t: t, db: s.db}, native, v, tr)
-			})
-		}
-	}
+	eachSocketIOClient(t, s, func(t *testing.T, s *server, v, tr string) { badPayloads(t, s, native, v, tr) })
 }
 
 // badPayloads checks, for one client version and transport, that bad
@@ -181,32 +180,27 @@ func TestSocketIOTutorialStyleMapping(t *testing.T) {
 		"--socketio-compat-in", "my broadcast event", "--socketio-compat-out", "my response")
 	native := s.client("nat")
 	native.Join("lobby")
-	for _, v := range sioVersions {
-		for _, tr := range sioTransports {
-			t.Run("v"+v+"/"+tr, func(t *testing.T) {
-				s := &server{Main: s.Main, t: t, db: s.db}
-				page := s.sio(v, tr, "/test")
-				// The page posts {data: text} to the lobby…
-				text := "from a tutorial page " + v + tr
-				page.emit("my broadcast event", map[string]any{"data": text})
-				got := native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == text })
-				if !strings.HasPrefix(got.Msg().Str("from"), "guest-") {
-					t.Errorf("the page's message comes from %q; want a guest nickname", got.Msg().Str("from"))
-				}
-				// …sees it come back, and gets the lobby's messages as {data}
-				// with the text unmodified.
-				page.event("my response", func(m map[string]any) bool { return m["data"] == text })
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "**not** rendered <b> " + v + tr})
-				page.event("my response", func(m map[string]any) bool { return m["data"] == "**not** rendered <b> "+v+tr && m["from"] == "nat" })
-				// Anything else is an error, and nothing else is sent.
-				page.emit("send", map[string]any{"room": "lobby", "text": "x"})
-				if e := page.event("error", anyEvent); e["code"] != "unknown_type" {
-					t.Errorf("error event %v", e)
-				}
-				page.noEvent(200*time.Millisecond, "message", anyEvent)
-			})
+	eachSocketIOClient(t, s, func(t *testing.T, s *server, v, tr string) {
+		page := s.sio(v, tr, "/test")
+		// The page posts {data: text} to the lobby…
+		text := "from a tutorial page " + v + tr
+		page.emit("my broadcast event", map[string]any{"data": text})
+		got := native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == text })
+		if !strings.HasPrefix(got.Msg().Str("from"), "guest-") {
+			t.Errorf("the page's message comes from %q; want a guest nickname", got.Msg().Str("from"))
 		}
-	}
+		// …sees it come back, and gets the lobby's messages as {data}
+		// with the text unmodified.
+		page.event("my response", func(m map[string]any) bool { return m["data"] == text })
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": "**not** rendered <b> " + v + tr})
+		page.event("my response", func(m map[string]any) bool { return m["data"] == "**not** rendered <b> "+v+tr && m["from"] == "nat" })
+		// Anything else is an error, and nothing else is sent.
+		page.emit("send", map[string]any{"room": "lobby", "text": "x"})
+		if e := page.event("error", anyEvent); e["code"] != "unknown_type" {
+			t.Errorf("error event %v", e)
+		}
+		page.noEvent(200*time.Millisecond, "message", anyEvent)
+	})
 }
 
 func TestSocketIOOriginPolicy(t *testing.T) {
@@ -267,29 +261,24 @@ func TestSocketIONonASCIIOverEveryTransport(t *testing.T) {
 	s := startServer(t)
 	native := s.client("nat")
 	native.Join("lobby")
-	for _, v := range sioVersions {
-		for _, tr := range sioTransports {
-			t.Run("v"+v+"/"+tr, func(t *testing.T) {
-				s := &server{Main: s.Main, t: t, db: s.db}
-				c := s.sio(v, tr, "/")
-				nick := "李" + v + tr[:2]
-				c.mustCall("hello", map[string]any{"nickname": nick})
-				c.mustCall("join", map[string]any{"room": "lobby"})
-				text := "你好，世界 — ünïcödé 👋 " + v + tr
-				ack := c.mustCall("send", map[string]any{"room": "lobby", "text": text})
-				if ack["msg"].(map[string]any)["text"] != text {
-					t.Errorf("ack %v", ack)
-				}
-				native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == text })
-				back := "回复 " + v + tr + " – ok"
-				native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": back})
-				c.event("message", msgText(back))
-				if r := c.call("join", map[string]any{"room": "no spaces"}); r["code"] != "invalid" {
-					t.Errorf("error with a non-ASCII message: %v", r)
-				}
-			})
+	eachSocketIOClient(t, s, func(t *testing.T, s *server, v, tr string) {
+		c := s.sio(v, tr, "/")
+		nick := "李" + v + tr[:2]
+		c.mustCall("hello", map[string]any{"nickname": nick})
+		c.mustCall("join", map[string]any{"room": "lobby"})
+		text := "你好，世界 — ünïcödé 👋 " + v + tr
+		ack := c.mustCall("send", map[string]any{"room": "lobby", "text": text})
+		if ack["msg"].(map[string]any)["text"] != text {
+			t.Errorf("ack %v", ack)
 		}
-	}
+		native.Expect(func(f wstest.Frame) bool { return f.Type() == "message" && f.Msg().Str("text") == text })
+		back := "回复 " + v + tr + " – ok"
+		native.MustOK(map[string]any{"type": "send", "room": "lobby", "text": back})
+		c.event("message", msgText(back))
+		if r := c.call("join", map[string]any{"room": "no spaces"}); r["code"] != "invalid" {
+			t.Errorf("error with a non-ASCII message: %v", r)
+		}
+	})
 }
 
 func TestSocketIOShutdownTellsClientsAndClosesTheTransport(t *testing.T) {
