@@ -34,6 +34,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.durationVar(&cfg.Duration, "duration", "PARLEY_BENCH_DURATION", 10*time.Second, "how long publishers send")
 	fs.intVar(&cfg.Size, "size", "PARLEY_BENCH_SIZE", 64, "message size in bytes")
 	fs.intVar(&cfg.Concurrency, "concurrency", "PARLEY_BENCH_CONCURRENCY", 100, "connections opened at once")
+	fs.intVar(&cfg.ServerPID, "server-pid", "PARLEY_BENCH_SERVER_PID", 0, "the server's process ID, when it runs on this machine: report its CPU per delivery (send phase) and memory per connection")
 	fs.boolVar(&asJSON, "json", "PARLEY_BENCH_JSON", false, "print the result as JSON")
 	fs.boolVar(&quiet, "quiet", "PARLEY_BENCH_QUIET", false, "no progress lines")
 	if err := fs.parse(args, getenv); err != nil {
@@ -61,6 +62,13 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %d | %.1f |\n",
 		res.DeliveriesSec, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99, res.LatencyMS.Max,
 		res.Sent, res.Lost, res.Duplicated, res.Disconnected, res.OwnCPUSeconds)
+	if u := res.Server; u != nil {
+		fmt.Fprintf(stdout, "\nserver process %d:\n", cfg.ServerPID)
+		fmt.Fprintf(stdout, "| CPU s (sending) | µs per delivery | RSS before MiB | RSS connected MiB | RSS end MiB | KiB per connection |\n")
+		fmt.Fprintf(stdout, "|---|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "| %.2f | %.3f | %.1f | %.1f | %.1f | %.1f |\n", u.CPUSeconds, u.CPUPerDeliveryUS,
+			float64(u.RSSBeforeKiB)/1024, float64(u.RSSConnectedKiB)/1024, float64(u.RSSEndKiB)/1024, u.RSSPerConnKiB)
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ type ServeConfig struct {
 	Burst           int
 	NickHold        time.Duration
 	PresenceLimit   int
+	FanoutWindow    time.Duration
 	OutboxMessages  int
 	OutboxBytes     int
 	SendBuffer      int
@@ -95,6 +96,8 @@ func (m *Main) flags() *flagSet {
 	fs.intVar(&c.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", 64<<10, "hard cap on one WebSocket frame; a larger frame closes the connection (1009)")
 	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
 	fs.intVar(&c.Burst, "burst", "PARLEY_BURST", node.DefaultBurst, "commands one connection may give at once before the rate applies")
+	fs.durationVar(&c.FanoutWindow, "fanout-window", "PARLEY_FANOUT_WINDOW", node.DefaultFanoutWindow,
+		"a busy room of 1,000+ members here sends its new messages at most once per window, many per write (smaller rooms: proportionally less); negative: at once")
 	fs.intVar(&c.PresenceLimit, "presence-limit", "PARLEY_PRESENCE_LIMIT", node.DefaultPresenceLimit,
 		"rooms with more members than this get no joined/left events (members ask presence instead); -1: no limit")
 	fs.durationVar(&c.NickHold, "nick-hold", "PARLEY_NICK_HOLD", node.DefaultNickHold, "how long an offline user's nickname stays reserved for their session token")
@@ -149,6 +152,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.node = node.New(m.store, membroker.New(), markup.New(), node.Config{
 		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
 		PresenceLimit: c.PresenceLimit,
+		FanoutWindow:  c.FanoutWindow,
 	})
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),

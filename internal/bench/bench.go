@@ -32,6 +32,9 @@ type Config struct {
 	Size        int           // message text length in bytes (at least the header)
 	Concurrency int           // connections being opened at once
 	Progress    io.Writer     // a line per second while sending; nil: quiet
+	// ServerPID, when not 0, is the server's process on this machine: its
+	// CPU time over the send phase and its resident memory are reported.
+	ServerPID int
 }
 
 // Result is what a run measured.
@@ -55,7 +58,21 @@ type Result struct {
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
 	} `json:"latency_ms"`
-	OwnCPUSeconds float64 `json:"bench_cpu_s"` // this process, user + system
+	OwnCPUSeconds float64    `json:"bench_cpu_s"` // this process, user + system
+	Server        *ServerUse `json:"server,omitempty"`
+}
+
+// ServerUse is what the server process used (Config.ServerPID).
+type ServerUse struct {
+	// CPUSeconds is user + system time from the first send to the end of
+	// the drain (connecting excluded); for an idle run, over the hold.
+	CPUSeconds        float64 `json:"cpu_s"`
+	CPUPerDeliveryUS  float64 `json:"cpu_per_delivery_us"`
+	RSSBeforeKiB      int64   `json:"rss_before_kib"`    // before the first connection
+	RSSConnectedKiB   int64   `json:"rss_connected_kib"` // all connected, before sending
+	RSSEndKiB         int64   `json:"rss_end_kib"`       // after the drain (or the idle hold)
+	RSSPerConnKiB     float64 `json:"rss_per_conn_kib"`  // (end − before) ÷ connections
+	ConnectCPUSeconds float64 `json:"connect_cpu_s"`     // spent accepting the connections
 }
 
 func (c *Config) defaults() error {
@@ -113,6 +130,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	run := &run{cfg: cfg, start: make(chan struct{})}
 	run.perRoom = make([]roomCount, cfg.Rooms)
 
+	var srv0, srv1, srv2 procSample
+	if cfg.ServerPID != 0 {
+		if srv0, err = sampleProc(cfg.ServerPID); err != nil {
+			return nil, err
+		}
+	}
+
 	// Connect: subscribers first, then publishers (who read their room too).
 	n := cfg.Subscribers + cfg.Publishers
 	eps := make([]endpoint, n)
@@ -156,6 +180,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		run.perRoom[recs[i].room].members++
 	}
 
+	if cfg.ServerPID != 0 {
+		if srv1, err = sampleProc(cfg.ServerPID); err != nil {
+			return nil, err
+		}
+	}
+
 	// Send.
 	var ru0 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
@@ -193,6 +223,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	<-progress
 	var ru1 syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	if cfg.ServerPID != 0 {
+		if srv2, err = sampleProc(cfg.ServerPID); err != nil {
+			return nil, err
+		}
+	}
 
 	res := &Result{Config: cfg, Connections: int64(n), Sent: run.sent.Load(), Refused: run.refused.Load(), Delivered: run.delivered.Load(),
 		Disconnected: run.disconnected.Load(), Expected: run.expected()}
@@ -215,6 +250,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.LatencyMS.P50, res.LatencyMS.P90 = hist.quantile(0.5), hist.quantile(0.9)
 	res.LatencyMS.P99, res.LatencyMS.Max = hist.quantile(0.99), hist.max()
 	res.OwnCPUSeconds = cpu(ru1) - cpu(ru0)
+	if cfg.ServerPID != 0 {
+		u := &ServerUse{CPUSeconds: srv2.cpu - srv1.cpu, ConnectCPUSeconds: srv1.cpu - srv0.cpu,
+			RSSBeforeKiB: srv0.rssKiB, RSSConnectedKiB: srv1.rssKiB, RSSEndKiB: srv2.rssKiB,
+			RSSPerConnKiB: float64(srv2.rssKiB-srv0.rssKiB) / float64(n)}
+		if res.Delivered > 0 {
+			u.CPUPerDeliveryUS = u.CPUSeconds / float64(res.Delivered) * 1e6
+		}
+		res.Server = u
+	}
 	return res, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -38,11 +39,18 @@ func dialWS(ctx context.Context, dial func(context.Context, string, string) (net
 	if err != nil {
 		return nil, err
 	}
-	if br == nil {
-		br = bufio.NewReaderSize(nc, 4096)
+	var src io.Reader = nc
+	if br != nil && br.Buffered() > 0 { // the server spoke first
+		buffered, _ := br.Peek(br.Buffered())
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), nc)
 	}
-	return &conn{nc: nc, r: br, wait: map[string]func([]byte){}, gone: make(chan struct{})}, nil
+	r := bufio.NewReaderSize(src, readBuffer)
+	return &conn{nc: nc, r: r, wait: map[string]func([]byte){}, gone: make(chan struct{})}, nil
 }
+
+// readBuffer holds many frames, so that one read(2) takes a whole batch
+// the server wrote at once.
+const readBuffer = 16 << 10
 
 func (c *conn) write(p []byte) error {
 	c.wmu.Lock()
@@ -53,25 +61,23 @@ func (c *conn) write(p []byte) error {
 // serve reads until the connection ends.
 func (c *conn) serve() {
 	defer close(c.gone)
-	rw := rwPair{c.r, c.nc}
+	fr := frameReader{r: c.r, limit: 1 << 20}
 	for {
-		msgs, err := wsutil.ReadServerMessage(rw, nil)
+		op, p, err := fr.next()
 		if err != nil {
 			c.ended()
 			return
 		}
-		for _, m := range msgs {
-			switch m.OpCode {
-			case ws.OpText:
-				c.onText(c, m.Payload)
-			case ws.OpPing:
-				c.wmu.Lock()
-				_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, m.Payload)
-				c.wmu.Unlock()
-			case ws.OpClose:
-				c.ended()
-				return
-			}
+		switch op {
+		case ws.OpText:
+			c.onText(c, p)
+		case ws.OpPing:
+			c.wmu.Lock()
+			_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, p)
+			c.wmu.Unlock()
+		case ws.OpClose:
+			c.ended()
+			return
 		}
 	}
 }
@@ -85,14 +91,6 @@ func (c *conn) ended() {
 		c.onGone()
 	}
 }
-
-type rwPair struct {
-	*bufio.Reader
-	net.Conn
-}
-
-func (p rwPair) Read(b []byte) (int, error)  { return p.Reader.Read(b) }
-func (p rwPair) Write(b []byte) (int, error) { return p.Conn.Write(b) }
 
 // expect registers fn for the reply with id.
 func (c *conn) expect(id string, fn func([]byte)) {

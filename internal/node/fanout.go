@@ -30,32 +30,24 @@ func (n *Node) deliver(ev *parley.Event) {
 			n.deliverDirect(&fc, ev, a, b)
 			return
 		}
-		n.deliverRoom(&fc, ev)
+		n.deliverRoom(ev)
 		if ev.Kind == parley.EventMessage {
 			n.deliverMentions(ev)
 		}
 	case parley.EventJoined, parley.EventLeft:
-		n.deliverRoom(&fc, ev)
+		n.deliverRoom(ev)
 	}
 }
 
-// deliverRoom queues ev to the room's members; typing skips the typist.
-func (n *Node) deliverRoom(fc *frameCache, ev *parley.Event) {
+// deliverRoom queues ev for the room's members (batch.go); typing skips
+// the typist.
+func (n *Node) deliverRoom(ev *parley.Event) {
 	n.mu.RLock()
 	r := n.rooms[ev.Room]
 	n.mu.RUnlock()
-	if r == nil {
-		return
+	if r != nil {
+		n.enqueue(r, ev)
 	}
-	skip := ""
-	if ev.Kind == parley.EventTyping {
-		skip = parley.NickKey(ev.Nickname)
-	}
-	members := *r.members.Load()
-	if (ev.Kind == parley.EventJoined || ev.Kind == parley.EventLeft) && n.cfg.PresenceLimit >= 0 && len(members) > n.cfg.PresenceLimit {
-		return // a big room: no presence events (see Config.PresenceLimit)
-	}
-	fc.sendAll(ev, members, skip)
 }
 
 // deliverDirect queues a direct message, or typing in a direct

@@ -26,6 +26,7 @@ type Config struct {
 	TypingEvery   time.Duration // at most one typing event per target per session in this time; default 2s
 	AnnouncementT time.Duration // lifetime of an announcement with none given; default 24h
 	PresenceLimit int           // rooms with more members here get no joined/left events; default 256, negative: no limit
+	FanoutWindow  time.Duration // a busy room of 1,000 or more members here delivers at most once per window (smaller rooms: less); default 10ms, negative: every event at once
 	Logger        *slog.Logger  // default slog.Default()
 	Now           func() time.Time
 }
@@ -45,9 +46,12 @@ const (
 	// events are noise to people and a storm to the server (every
 	// reconnect of N members sends N² events); members ask presence.
 	DefaultPresenceLimit = 256
-	maxClientIDLen       = 64
-	pendingDMLimit       = 1000 // direct messages pushed at login; the rest via history
-	storeTimeout         = 10 * time.Second
+	// DefaultFanoutWindow: far below what people notice, long enough
+	// that a busy big room's events go out many per write.
+	DefaultFanoutWindow = 10 * time.Millisecond
+	maxClientIDLen      = 64
+	pendingDMLimit      = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout        = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -61,6 +65,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.TypingEvery, DefaultTypingEvery)
 	setDefault(&c.AnnouncementT, DefaultAnnouncement)
 	setDefault(&c.PresenceLimit, DefaultPresenceLimit)
+	setDefault(&c.FanoutWindow, DefaultFanoutWindow)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -86,12 +91,14 @@ type Node struct {
 	log    *slog.Logger
 	unsub  func()
 
-	mu       sync.RWMutex
-	sessions map[*Session]struct{} // every connected session
-	users    map[string][]*Session // NickKey → sessions that said hello
-	rooms    map[string]*room      // room name → local members
-	closing  bool
-	inflight sync.WaitGroup // commands being handled; Add only under mu with !closing
+	mu         sync.RWMutex
+	sessions   map[*Session]struct{} // every connected session
+	users      map[string][]*Session // NickKey → sessions that said hello
+	rooms      map[string]*room      // room name → local members
+	closing    bool
+	inflight   sync.WaitGroup // commands being handled; Add only under mu with !closing
+	fanning    sync.WaitGroup // rooms' fan-out goroutines (batch.go); Add only under mu with !fanStopped
+	fanStopped bool           // Shutdown waits for fanning: events deliver synchronously from then on
 
 	order *ordered // publishes each room's messages in seq order
 }
@@ -128,6 +135,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	n.unsub()
+	n.mu.Lock()
+	n.fanStopped = true
+	n.mu.Unlock()
+	n.fanning.Wait() // what was published goes out before the close frames
 	n.mu.RLock()
 	for s := range n.sessions {
 		s.out.Close(errShuttingDown)

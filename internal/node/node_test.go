@@ -114,6 +114,13 @@ func TestFanOutEncodesOncePerCodec(t *testing.T) {
 	b.Store(0)
 	sender, _ := connect(t, n, codecA, "sender")
 	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	// The sender's joined event goes out on the room's fan-out goroutine.
+	for deadline := time.Now().Add(5 * time.Second); outs[len(outs)-1].count("joined") < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("no joined event for the sender")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	a.Store(0)
 	b.Store(0)
 	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "hi"})

@@ -11,6 +11,7 @@ type room struct {
 	name    string
 	members atomic.Pointer[[]*Session] // copy-on-write; fan-out reads it without a lock
 	people  map[string]person          // NickKey → person; guarded by n.mu
+	fan     fanQueue                   // events waiting for fan-out (batch.go)
 }
 
 // person counts the sessions one user has in a room, so that a second tab

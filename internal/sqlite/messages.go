@@ -19,9 +19,7 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 	var dup bool
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if m.ClientID != "" {
-			prev, err := scanMessage(tx.QueryRowContext(ctx,
-				`SELECT `+messageColumns+` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`,
-				parley.NickKey(m.From), m.ClientID))
+			prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, parley.NickKey(m.From), m.ClientID))
 			if err == nil {
 				m, dup = prev, true
 				return nil
@@ -30,7 +28,7 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 				return err
 			}
 		}
-		return appendLocked(ctx, tx, &m)
+		return s.appendLocked(ctx, tx, &m)
 	})
 	if err != nil {
 		return parley.Message{}, false, err
@@ -38,12 +36,19 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 	return m, dup, nil
 }
 
-// appendLocked assigns m the room's next Seq and inserts it.
-func appendLocked(ctx context.Context, tx *sql.Tx, m *parley.Message) error {
-	err := tx.QueryRowContext(ctx,
-		`INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 1, ?)
+// The statements of the append path (prepared in Open).
+const (
+	findDupSQL = `SELECT ` + messageColumns + ` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`
+	nextSeqSQL = `INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 1, ?)
 		 ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1
-		 RETURNING last_seq`, m.Room, millis(m.CreatedAt)).Scan(&m.Seq)
+		 RETURNING last_seq`
+	insertMessageSQL = `INSERT INTO messages (room, seq, sender, sender_key, recipient, recipient_key, text, html, mentions, client_id, created_at)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+)
+
+// appendLocked assigns m the room's next Seq and inserts it.
+func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, m *parley.Message) error {
+	err := tx.StmtContext(ctx, s.nextSeq).QueryRowContext(ctx, m.Room, millis(m.CreatedAt)).Scan(&m.Seq)
 	if err != nil {
 		return fmt.Errorf("next seq of %s: %w", m.Room, err)
 	}
@@ -52,9 +57,7 @@ func appendLocked(ctx context.Context, tx *sql.Tx, m *parley.Message) error {
 		return err
 	}
 	m.CreatedAt = fromMillis(millis(m.CreatedAt))
-	err = tx.QueryRowContext(ctx,
-		`INSERT INTO messages (room, seq, sender, sender_key, recipient, recipient_key, text, html, mentions, client_id, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	err = tx.StmtContext(ctx, s.insertMsg).QueryRowContext(ctx,
 		m.Room, m.Seq, m.From, parley.NickKey(m.From), m.To, parley.NickKey(m.To),
 		m.Text, m.HTML, string(mentions), m.ClientID, millis(m.CreatedAt)).Scan(&m.ID)
 	if err != nil {

@@ -24,7 +24,7 @@ func BenchmarkSendFlush(b *testing.B) {
 	payload := []byte(`{"type":"message","msg":{"id":1,"room":"lobby","seq":1,"from":"alice","text":"hi","html":"<p>hi</p>"}}`)
 	batch := make([]frame, 64)
 	for i := range batch {
-		batch[i] = frame{1, payload}
+		batch[i] = frame{1, payload, 1}
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(payload)))

@@ -86,11 +86,17 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// frame is one queued frame: a text message or a control frame.
+// frame is one queued frame: a text message or a control frame — or, with
+// op opFramed, frames already framed (headers included) by AppendText.
 type frame struct {
 	op      ws.OpCode
 	payload []byte
+	n       int // messages in payload (1 unless opFramed)
 }
+
+// opFramed marks a queue entry of ready-made frames; it is not a WebSocket
+// opcode (those are 4 bits).
+const opFramed ws.OpCode = 0xff
 
 // Conn is one WebSocket connection. Create it with New and run it with
 // Serve.
@@ -103,6 +109,7 @@ type Conn struct {
 	queue   []frame
 	spare   []frame   // the writer's last batch, reused for the next queue
 	bytes   int       // payload bytes in queue
+	msgs    int       // messages in queue (an opFramed entry holds many)
 	writing bool      // a writer goroutine is running
 	closing bool      // a close frame is queued or the connection is ending: Send refuses
 	closeBy time.Time // once our close frame is written: when to stop waiting for the reply
@@ -142,12 +149,41 @@ func (c *Conn) Send(payload []byte) bool {
 	if c.closing {
 		return false
 	}
-	if len(c.queue)+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes {
+	if c.msgs+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes {
 		c.slowConsumerLocked()
 		return false
 	}
-	c.enqueueLocked(frame{ws.OpText, payload})
+	c.enqueueLocked(frame{ws.OpText, payload, 1})
 	return true
+}
+
+// SendFramed queues n text messages already framed by AppendText, as Send
+// does one: without blocking or copying, counting n messages against the
+// outbox limits. A room's batch of events is framed once and queued on
+// every member's connection, so that each connection writes it with one
+// system call and no per-connection work.
+func (c *Conn) SendFramed(framed []byte, n int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	if c.msgs+n > c.cfg.OutboxMessages || c.bytes+len(framed) > c.cfg.OutboxBytes {
+		c.slowConsumerLocked()
+		return false
+	}
+	c.enqueueLocked(frame{opFramed, framed, n})
+	return true
+}
+
+// AppendText appends each payload as an unmasked, final text frame: the
+// form SendFramed takes.
+func AppendText(dst []byte, payloads [][]byte) []byte {
+	for _, p := range payloads {
+		dst = appendHeader(dst, ws.OpText, len(p))
+		dst = append(dst, p...)
+	}
+	return dst
 }
 
 // Close queues a close frame with code and reason after what is already
@@ -166,7 +202,7 @@ func (c *Conn) closeLocked(code ws.StatusCode, reason string) {
 	if len(reason) > 123 { // a control frame payload is at most 125 bytes
 		reason = reason[:123]
 	}
-	c.enqueueLocked(frame{ws.OpClose, ws.NewCloseFrameBody(code, reason)})
+	c.enqueueLocked(frame{ws.OpClose, ws.NewCloseFrameBody(code, reason), 1})
 	c.closing = true
 }
 
@@ -175,7 +211,7 @@ func (c *Conn) closeLocked(code ws.StatusCode, reason string) {
 // reading, would block for WriteWait; its deadline is shortened.
 func (c *Conn) slowConsumerLocked() {
 	clear(c.queue)
-	c.queue, c.bytes = c.queue[:0], 0
+	c.queue, c.bytes, c.msgs = c.queue[:0], 0, 0
 	c.closeLocked(CloseSlowConsumer, "slow consumer: reconnect and resume")
 	_ = c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 }
@@ -184,6 +220,7 @@ func (c *Conn) slowConsumerLocked() {
 func (c *Conn) enqueueLocked(f frame) {
 	c.queue = append(c.queue, f)
 	c.bytes += len(f.payload)
+	c.msgs += f.n
 	if !c.writing {
 		c.writing = true
 		c.writers.Add(1)

@@ -194,9 +194,9 @@ func (c *Conn) control0(op ws.OpCode, payload []byte) {
 	defer c.mu.Unlock()
 	switch {
 	case c.closing:
-	case len(c.queue)+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes:
+	case c.msgs+1 > c.cfg.OutboxMessages || c.bytes+len(payload) > c.cfg.OutboxBytes:
 		c.slowConsumerLocked()
 	default:
-		c.enqueueLocked(frame{op, payload})
+		c.enqueueLocked(frame{op, payload, 1})
 	}
 }

@@ -42,7 +42,7 @@ func (c *Conn) writeLoop() {
 			c.mu.Unlock()
 			return
 		}
-		c.queue, c.spare, c.bytes = c.spare[:0], nil, 0
+		c.queue, c.spare, c.bytes, c.msgs = c.spare[:0], nil, 0, 0
 		c.mu.Unlock()
 
 		wait := c.cfg.WriteWait
@@ -62,7 +62,7 @@ func (c *Conn) writeLoop() {
 		if err != nil {
 			c.closing, c.writing = true, false
 			clear(c.queue)
-			c.queue, c.bytes = nil, 0
+			c.queue, c.bytes, c.msgs = nil, 0, 0
 			c.mu.Unlock()
 			c.terminate() // the read loop ends
 			return
@@ -87,10 +87,16 @@ func (c *Conn) writeBatch(batch []frame, wait time.Duration) (closeSent bool, er
 		closeSent = closeSent || f.op == ws.OpClose
 	}
 	_ = c.conn.SetWriteDeadline(time.Now().Add(wait))
+	if len(batch) == 1 && batch[0].op == opFramed {
+		_, err = c.conn.Write(batch[0].payload) // a room's batch, framed already
+		return closeSent, err
+	}
 	if total <= copyLimit {
 		s.buf = s.buf[:0]
 		for _, f := range batch {
-			s.buf = appendHeader(s.buf, f.op, len(f.payload))
+			if f.op != opFramed {
+				s.buf = appendHeader(s.buf, f.op, len(f.payload))
+			}
 			s.buf = append(s.buf, f.payload...)
 		}
 		_, err = c.conn.Write(s.buf)
@@ -99,17 +105,21 @@ func (c *Conn) writeBatch(batch []frame, wait time.Duration) (closeSent bool, er
 	// Headers first, so that their backing array stays put.
 	s.buf = s.buf[:0]
 	for _, f := range batch {
-		s.buf = appendHeader(s.buf, f.op, len(f.payload))
+		if f.op != opFramed {
+			s.buf = appendHeader(s.buf, f.op, len(f.payload))
+		}
 	}
 	s.bufs = s.bufs[:0]
 	off := 0
 	for _, f := range batch {
-		n := headerLen(len(f.payload))
-		s.bufs = append(s.bufs, s.buf[off:off+n])
+		if f.op != opFramed {
+			n := headerLen(len(f.payload))
+			s.bufs = append(s.bufs, s.buf[off:off+n])
+			off += n
+		}
 		if len(f.payload) > 0 {
 			s.bufs = append(s.bufs, f.payload)
 		}
-		off += n
 	}
 	bufs := s.bufs // WriteTo consumes its receiver
 	_, err = bufs.WriteTo(c.conn)

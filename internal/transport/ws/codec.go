@@ -29,6 +29,20 @@ type outbox struct{ c *wsconn.Conn }
 // Send implements node.Outbox.
 func (o outbox) Send(frame []byte) bool { return o.c.Send(frame) }
 
+// SendBatch implements node.BatchOutbox: the batch is framed once for
+// every connection it goes to, and written by each with one system call.
+func (o outbox) SendBatch(b *node.Batch) bool {
+	return o.c.SendFramed(b.Joined(frameText), len(b.Frames))
+}
+
+func frameText(frames [][]byte) []byte {
+	n := 0
+	for _, f := range frames {
+		n += len(f) + 10
+	}
+	return wsconn.AppendText(make([]byte, 0, n), frames)
+}
+
 // Close implements node.Outbox: the reason's code picks the close code.
 func (o outbox) Close(reason error) {
 	o.c.Close(CloseCode(reason), parley.ErrorMessage(reason))

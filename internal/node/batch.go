@@ -1,0 +1,277 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// A room's events are fanned out in batches. Each event goes into the
+// room's queue; one goroutine per busy room takes everything queued and
+// hands it to every member at once — one queue entry and, on WebSocket,
+// one system call per member per batch instead of per event. A room that
+// was quiet delivers its next event at once; a busy one at most once per
+// window (Config.FanoutWindow, scaled down for small rooms), so the cost
+// of a big room's fan-out is spread over many events while its latency
+// stays a few milliseconds.
+
+// Batch is a room's events encoded by one Codec, handed to every member
+// that speaks it. Only the fan-out goroutine uses it, and only during
+// BatchOutbox.SendBatch: a transport keeps what Joined returns, never b.
+type Batch struct {
+	Frames [][]byte // the events' frames, in order
+	joined []byte
+	built  bool
+}
+
+// Joined returns join(b.Frames), computing it once per batch for all the
+// connections it goes to (a WebSocket transport frames the events once).
+// The result must not be modified.
+func (b *Batch) Joined(join func(frames [][]byte) []byte) []byte {
+	if !b.built {
+		b.joined, b.built = join(b.Frames), true
+	}
+	return b.joined
+}
+
+// BatchOutbox is an Outbox that takes a whole batch at once. Transports
+// that do not implement it get the frames one Send at a time.
+type BatchOutbox interface {
+	Outbox
+	// SendBatch queues every frame of b, in order, as Send does one.
+	SendBatch(b *Batch) bool
+}
+
+// fanQueue is a room's queue of events waiting for fan-out.
+type fanQueue struct {
+	mu      sync.Mutex
+	pending []*parley.Event
+	spare   []*parley.Event
+	running bool      // a fan-out goroutine owns the queue
+	last    time.Time // when the last batch went out
+
+	// delivered is the highest message seq handed to the members;
+	// waiters are senders waiting for theirs (awaitFanOut).
+	delivered int64
+	waiters   []seqWaiter
+}
+
+type seqWaiter struct {
+	seq  int64
+	done chan struct{}
+}
+
+// awaitFanOut returns once the room's message seq has been handed to the
+// room's members here, so that a sender's ack follows the message to
+// everyone (persist → publish → ack), or after orderWait: a broker that
+// lost the message must not hold the sender forever.
+func (n *Node) awaitFanOut(room string, seq int64) {
+	n.mu.RLock()
+	r := n.rooms[room]
+	n.mu.RUnlock()
+	if r == nil {
+		return
+	}
+	q := &r.fan
+	q.mu.Lock()
+	if q.delivered >= seq {
+		q.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	q.waiters = append(q.waiters, seqWaiter{seq, done})
+	q.mu.Unlock()
+	t := time.NewTimer(orderWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		q.mu.Lock()
+		for i, w := range q.waiters {
+			if w.done == done {
+				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
+				break
+			}
+		}
+		q.mu.Unlock()
+	}
+}
+
+// deliveredLocked records that the messages up to seq went out and wakes
+// their senders.
+func (q *fanQueue) deliveredLocked(seq int64) {
+	if seq <= q.delivered {
+		return
+	}
+	q.delivered = seq
+	kept := q.waiters[:0]
+	for _, w := range q.waiters {
+		if w.seq <= seq {
+			close(w.done)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(q.waiters[len(kept):])
+	q.waiters = kept
+}
+
+// minWindowMembers: rooms this small deliver each event at once; the
+// window grows with the room up to Config.FanoutWindow at
+// fullWindowMembers, where one event's fan-out costs about as much as
+// the per-member work a batch saves.
+const (
+	minWindowMembers  = 16
+	fullWindowMembers = 1000
+)
+
+// window is how long a busy room with members members waits between
+// batches.
+func (n *Node) window(members int) time.Duration {
+	if members <= minWindowMembers {
+		return 0
+	}
+	w := n.cfg.FanoutWindow
+	if members < fullWindowMembers {
+		w = w * time.Duration(members) / fullWindowMembers
+	}
+	return w
+}
+
+// enqueue adds ev to r's queue and starts its fan-out goroutine if none
+// runs.
+func (n *Node) enqueue(r *room, ev *parley.Event) {
+	q := &r.fan
+	q.mu.Lock()
+	q.pending = append(q.pending, ev)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if !start {
+		return
+	}
+	n.mu.RLock()
+	stopped := n.fanStopped
+	if !stopped {
+		n.fanning.Add(1)
+	}
+	n.mu.RUnlock()
+	if stopped {
+		n.fanOut(r) // shutting down: deliver here, at once
+		return
+	}
+	go func() {
+		defer n.fanning.Done()
+		n.fanOut(r)
+	}()
+}
+
+// fanOut delivers r's queued events in batches until the queue is empty.
+func (n *Node) fanOut(r *room) {
+	q := &r.fan
+	for {
+		q.mu.Lock()
+		wait := time.Until(q.last.Add(n.window(len(*r.members.Load()))))
+		q.mu.Unlock()
+		if wait > 0 {
+			time.Sleep(wait)
+		}
+		q.mu.Lock()
+		batch := q.pending
+		if len(batch) == 0 {
+			q.running = false
+			q.mu.Unlock()
+			return
+		}
+		q.pending, q.spare = q.spare[:0], nil
+		q.last = time.Now()
+		q.mu.Unlock()
+
+		n.deliverBatch(r, batch)
+
+		var top int64
+		for _, ev := range batch {
+			if ev.Kind == parley.EventMessage {
+				top = max(top, ev.Message.Seq)
+			}
+		}
+		clear(batch)
+		q.mu.Lock()
+		q.deliveredLocked(top)
+		if cap(batch) <= 1024 {
+			q.spare = batch[:0]
+		}
+		q.mu.Unlock()
+	}
+}
+
+// deliverBatch queues a room's events on its members: each event encoded
+// once per Codec, the batch joined once per transport, and one SendBatch
+// per member — except for members that need the events one by one (a
+// resume in progress, a typist not to be shown their own typing, a
+// transport without SendBatch).
+func (n *Node) deliverBatch(r *room, batch []*parley.Event) {
+	members := *r.members.Load()
+	if n.cfg.PresenceLimit >= 0 && len(members) > n.cfg.PresenceLimit {
+		// A big room: no presence events (see Config.PresenceLimit).
+		kept := batch[:0:0]
+		for _, ev := range batch {
+			if ev.Kind != parley.EventJoined && ev.Kind != parley.EventLeft {
+				kept = append(kept, ev)
+			}
+		}
+		batch = kept
+	}
+	if len(batch) == 0 {
+		return
+	}
+	caches := make([]frameCache, len(batch))
+	var typists map[string]bool
+	for _, ev := range batch {
+		if ev.Kind == parley.EventTyping {
+			if typists == nil {
+				typists = make(map[string]bool)
+			}
+			typists[parley.NickKey(ev.Nickname)] = true
+		}
+	}
+	var batches batchCache
+	for _, s := range members {
+		bo, ok := s.out.(BatchOutbox)
+		if ok && len(batch) > 1 && !typists[s.key] && s.resumeOf(r.name) == nil {
+			bo.SendBatch(batches.get(s.codec, batch, caches))
+			continue
+		}
+		for i, ev := range batch {
+			switch {
+			case ev.Kind == parley.EventMessage:
+				s.sendMessage(ev.Message, caches[i].frame(s.codec, ev))
+			case ev.Kind == parley.EventTyping && parley.NickKey(ev.Nickname) == s.key:
+			default:
+				s.send(caches[i].frame(s.codec, ev))
+			}
+		}
+	}
+}
+
+// batchCache holds one Batch per Codec.
+type batchCache struct {
+	codecs  []Codec
+	batches []*Batch
+}
+
+func (bc *batchCache) get(c Codec, events []*parley.Event, caches []frameCache) *Batch {
+	for i, have := range bc.codecs {
+		if have == c {
+			return bc.batches[i]
+		}
+	}
+	b := &Batch{Frames: make([][]byte, len(events))}
+	for i, ev := range events {
+		b.Frames[i] = caches[i].frame(c, ev)
+	}
+	bc.codecs = append(bc.codecs, c)
+	bc.batches = append(bc.batches, b)
+	return b
+}
