@@ -97,7 +97,7 @@ func (m *Main) flags() *flagSet {
 	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
 	fs.intVar(&c.Burst, "burst", "PARLEY_BURST", node.DefaultBurst, "commands one connection may give at once before the rate applies")
 	fs.durationVar(&c.FanoutWindow, "fanout-window", "PARLEY_FANOUT_WINDOW", node.DefaultFanoutWindow,
-		"a busy room of 1,000+ members here sends its new messages at most once per window, many per write (smaller rooms: proportionally less); negative: at once")
+		"a busy room of 1,000 members here sends its new messages at most once per window, many per write; other sizes in proportion (100: a tenth), at most 1s; negative: at once")
 	fs.intVar(&c.PresenceLimit, "presence-limit", "PARLEY_PRESENCE_LIMIT", node.DefaultPresenceLimit,
 		"rooms with more members than this get no joined/left events (members ask presence instead); -1: no limit")
 	fs.durationVar(&c.NickHold, "nick-hold", "PARLEY_NICK_HOLD", node.DefaultNickHold, "how long an offline user's nickname stays reserved for their session token")
@@ -153,6 +153,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
 		PresenceLimit: c.PresenceLimit,
 		FanoutWindow:  c.FanoutWindow,
+		MaxBatch:      max(1, min(node.DefaultMaxBatch, c.OutboxMessages/4)), // an outbox holds several batches
 	})
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),

@@ -47,101 +47,35 @@ type BatchOutbox interface {
 type fanQueue struct {
 	mu      sync.Mutex
 	pending []*parley.Event
-	spare   []*parley.Event
 	running bool      // a fan-out goroutine owns the queue
 	last    time.Time // when the last batch went out
-
-	// delivered is the highest message seq handed to the members;
-	// waiters are senders waiting for theirs (awaitFanOut).
-	delivered int64
-	waiters   []seqWaiter
 }
 
-type seqWaiter struct {
-	seq  int64
-	done chan struct{}
-}
+// minWindowMembers: rooms this small deliver each event at once.
+const minWindowMembers = 16
 
-// awaitFanOut returns once the room's message seq has been handed to the
-// room's members here, so that a sender's ack follows the message to
-// everyone (persist → publish → ack), or after orderWait: a broker that
-// lost the message must not hold the sender forever.
-func (n *Node) awaitFanOut(room string, seq int64) {
-	n.mu.RLock()
-	r := n.rooms[room]
-	n.mu.RUnlock()
-	if r == nil {
-		return
-	}
-	q := &r.fan
-	q.mu.Lock()
-	if q.delivered >= seq {
-		q.mu.Unlock()
-		return
-	}
-	done := make(chan struct{})
-	q.waiters = append(q.waiters, seqWaiter{seq, done})
-	q.mu.Unlock()
-	t := time.NewTimer(orderWait)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		q.mu.Lock()
-		for i, w := range q.waiters {
-			if w.done == done {
-				q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-				break
-			}
-		}
-		q.mu.Unlock()
-	}
-}
+// maxWindow caps the window of the biggest rooms.
+const maxWindow = time.Second
 
-// deliveredLocked records that the messages up to seq went out and wakes
-// their senders.
-func (q *fanQueue) deliveredLocked(seq int64) {
-	if seq <= q.delivered {
-		return
-	}
-	q.delivered = seq
-	kept := q.waiters[:0]
-	for _, w := range q.waiters {
-		if w.seq <= seq {
-			close(w.done)
-		} else {
-			kept = append(kept, w)
-		}
-	}
-	clear(q.waiters[len(kept):])
-	q.waiters = kept
-}
-
-// minWindowMembers: rooms this small deliver each event at once; the
-// window grows with the room up to Config.FanoutWindow at
-// fullWindowMembers, where one event's fan-out costs about as much as
-// the per-member work a batch saves.
-const (
-	minWindowMembers  = 16
-	fullWindowMembers = 1000
-)
-
-// window is how long a busy room with members members waits between
-// batches.
+// window is how long a busy room with members members here waits between
+// batches: Config.FanoutWindow per 1,000 members, so that a busy room's
+// fan-out costs about the same share of a core whatever its size (each
+// batch costs a write per member) — 1,000 members: the window; 100: a
+// tenth; 10,000: ten times; never more than maxWindow.
 func (n *Node) window(members int) time.Duration {
-	if members <= minWindowMembers {
+	if members <= minWindowMembers || n.cfg.FanoutWindow <= 0 {
 		return 0
 	}
-	w := n.cfg.FanoutWindow
-	if members < fullWindowMembers {
-		w = w * time.Duration(members) / fullWindowMembers
-	}
-	return w
+	return min(n.cfg.FanoutWindow*time.Duration(members)/1000, maxWindow)
 }
 
 // enqueue adds ev to r's queue and starts its fan-out goroutine if none
 // runs.
 func (n *Node) enqueue(r *room, ev *parley.Event) {
+	if (ev.Kind == parley.EventJoined || ev.Kind == parley.EventLeft) &&
+		n.cfg.PresenceLimit >= 0 && len(*r.members.Load()) > n.cfg.PresenceLimit {
+		return // a big room: no presence events (see Config.PresenceLimit)
+	}
 	q := &r.fan
 	q.mu.Lock()
 	q.pending = append(q.pending, ev)
@@ -170,39 +104,37 @@ func (n *Node) enqueue(r *room, ev *parley.Event) {
 // fanOut delivers r's queued events in batches until the queue is empty.
 func (n *Node) fanOut(r *room) {
 	q := &r.fan
+	var batch []*parley.Event
+	behind := false // the last pass left events queued: no waiting
 	for {
-		q.mu.Lock()
-		wait := time.Until(q.last.Add(n.window(len(*r.members.Load()))))
-		q.mu.Unlock()
-		if wait > 0 {
-			time.Sleep(wait)
+		if !behind {
+			q.mu.Lock()
+			wait := time.Until(q.last.Add(n.window(len(*r.members.Load()))))
+			q.mu.Unlock()
+			if wait > 0 {
+				time.Sleep(wait)
+			}
 		}
 		q.mu.Lock()
-		batch := q.pending
-		if len(batch) == 0 {
+		k := min(len(q.pending), n.cfg.MaxBatch)
+		if k == 0 {
 			q.running = false
 			q.mu.Unlock()
 			return
 		}
-		q.pending, q.spare = q.spare[:0], nil
+		batch = append(batch[:0], q.pending[:k]...)
+		rest := copy(q.pending, q.pending[k:])
+		clear(q.pending[rest:])
+		q.pending = q.pending[:rest]
+		behind = rest > 0
 		q.last = time.Now()
 		q.mu.Unlock()
 
 		n.deliverBatch(r, batch)
-
-		var top int64
-		for _, ev := range batch {
-			if ev.Kind == parley.EventMessage {
-				top = max(top, ev.Message.Seq)
-			}
-		}
 		clear(batch)
-		q.mu.Lock()
-		q.deliveredLocked(top)
-		if cap(batch) <= 1024 {
-			q.spare = batch[:0]
+		if cap(batch) > n.cfg.MaxBatch {
+			batch = nil
 		}
-		q.mu.Unlock()
 	}
 }
 
@@ -213,16 +145,6 @@ func (n *Node) fanOut(r *room) {
 // transport without SendBatch).
 func (n *Node) deliverBatch(r *room, batch []*parley.Event) {
 	members := *r.members.Load()
-	if n.cfg.PresenceLimit >= 0 && len(members) > n.cfg.PresenceLimit {
-		// A big room: no presence events (see Config.PresenceLimit).
-		kept := batch[:0:0]
-		for _, ev := range batch {
-			if ev.Kind != parley.EventJoined && ev.Kind != parley.EventLeft {
-				kept = append(kept, ev)
-			}
-		}
-		batch = kept
-	}
 	if len(batch) == 0 {
 		return
 	}

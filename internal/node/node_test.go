@@ -62,6 +62,18 @@ func (o *outbox) last() map[string]any {
 	return o.frames[len(o.frames)-1]
 }
 
+// has reports whether a frame of type typ about nickname was queued.
+func (o *outbox) has(typ, nickname string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, f := range o.frames {
+		if f["type"] == typ && f["nickname"] == nickname {
+			return true
+		}
+	}
+	return false
+}
+
 func (o *outbox) count(typ string) int {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -115,7 +127,7 @@ func TestFanOutEncodesOncePerCodec(t *testing.T) {
 	sender, _ := connect(t, n, codecA, "sender")
 	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpJoin, Room: "lobby"})
 	// The sender's joined event goes out on the room's fan-out goroutine.
-	for deadline := time.Now().Add(5 * time.Second); outs[len(outs)-1].count("joined") < 1; {
+	for deadline := time.Now().Add(5 * time.Second); !outs[0].has("joined", "sender"); {
 		if time.Now().After(deadline) {
 			t.Fatal("no joined event for the sender")
 		}
@@ -124,6 +136,12 @@ func TestFanOutEncodesOncePerCodec(t *testing.T) {
 	a.Store(0)
 	b.Store(0)
 	n.Handle(context.Background(), sender, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "hi"})
+	for deadline := time.Now().Add(5 * time.Second); outs[0].count("message") < 1 || outs[len(outs)-1].count("message") < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the message did not arrive")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if a.Load() != 1 || b.Load() != 1 {
 		t.Errorf("encodings = %d, %d; want 1 per codec for 201 recipients", a.Load(), b.Load())
 	}
@@ -134,20 +152,35 @@ func TestFanOutEncodesOncePerCodec(t *testing.T) {
 	}
 }
 
-func TestAckComesAfterTheStoredMessageIsPublished(t *testing.T) {
+// The ack of a send means: stored, and handed to the broker. The room's
+// members get the event from the room's fan-out, which may be a batch
+// that leaves after the ack (batch.go), so the ack carries the stored
+// message itself.
+func TestAckComesAfterTheMessageIsStoredAndPublished(t *testing.T) {
 	n := newNode(t, node.Config{})
 	var c atomic.Int64
-	s, out := connect(t, n, countingCodec{&c}, "alice")
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "x", Ref: "r1"})
-	out.mu.Lock()
-	defer out.mu.Unlock()
-	got := []any{}
-	for _, f := range out.frames[len(out.frames)-2:] {
-		got = append(got, f["type"])
+	alice, aliceOut := connect(t, n, countingCodec{&c}, "alice")
+	bob, bobOut := connect(t, n, countingCodec{&c}, "bob")
+	for _, s := range []*node.Session{alice, bob} {
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
 	}
-	if got[0] != "message" || got[1] != "ack" {
-		t.Errorf("last frames = %v; want [message ack]: publish before ack", got)
+	n.Handle(context.Background(), alice, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "x", Ref: "r1"})
+	ack := aliceOut.last()
+	msg, _ := ack["msg"].(map[string]any)
+	if ack["type"] != "ack" || msg == nil || msg["seq"] != float64(1) {
+		t.Fatalf("ack = %v; want an ack carrying the stored message (seq 1)", ack)
+	}
+	// Stored: a history read right after the ack has it.
+	n.Handle(context.Background(), bob, parley.Command{Op: parley.OpHistory, Room: "lobby", Ref: "h"})
+	if h := bobOut.last(); h["type"] != "history" || len(h["messages"].([]any)) != 1 {
+		t.Fatalf("history after the ack = %v; want the message", h)
+	}
+	// Published: both members get the event.
+	for deadline := time.Now().Add(5 * time.Second); aliceOut.count("message") < 1 || bobOut.count("message") < 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("message events: alice %d, bob %d; want 1 each", aliceOut.count("message"), bobOut.count("message"))
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/node"
@@ -74,9 +75,15 @@ func TestResumeHasNoGapAndNoDuplicateAtTheSeam(t *testing.T) {
 		}
 		n.Handle(context.Background(), back, parley.Command{Op: parley.OpResume, Room: "lobby", After: 3, Ref: "r", Limit: 200})
 		wg.Wait()
-		page, live, reset := seqsAfterResume(t, out, "r")
-		all := append(page, live...)
 		total := 5 + senders*each
+		// Live messages leave on the room's fan-out goroutine: wait for
+		// them (or for a failure to show).
+		page, live, reset := seqsAfterResume(t, out, "r")
+		for deadline := time.Now().Add(5 * time.Second); len(page)+len(live) < total-3 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+			page, live, reset = seqsAfterResume(t, out, "r")
+		}
+		all := append(page, live...)
 		if reset || len(all) != total-3 {
 			t.Fatalf("round %d: page %v, live %v, reset %v; want 4…%d once each", round, page, live, reset, total)
 		}

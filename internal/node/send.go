@@ -48,9 +48,6 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 		n.order.publish(stored.Room, stored.Seq, func() {
 			n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
 		})
-		if m.To == "" {
-			n.awaitFanOut(stored.Room, stored.Seq) // persist → publish → ack
-		}
 	}
 	return &parley.Reply{Message: &stored, Duplicate: dup}, nil
 }
