@@ -47,7 +47,8 @@ type Reply struct {
 	Nickname  string     // hello
 	Token     string     // hello
 	Room      string     // join, leave, history, presence
-	Members   []string   // join, presence: nicknames in the room
+	Members   []string   // join, presence: nicknames in the room; join leaves it nil above the presence limit (ask presence)
+	Count     int        // join, presence: people in the room
 	LastSeq   int64      // join: Seq of the room's newest message
 	Message   *Message   // send, dm: the stored message
 	Duplicate bool       // send, dm: the ClientID was seen before; Message is the original

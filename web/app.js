@@ -206,6 +206,12 @@
       c.name = ack.room;
       c.joined = true;
       c.members = ack.members || [];
+      // A room above the server's presence limit sends no list with the
+      // join (only member_count): ask for it.
+      if (!ack.members) S.client.presence(ack.room).then((members) => {
+        c.members = members;
+        if (S.current === c.key) renderMembers();
+      }, () => { /* refreshMembers will try again */ });
       c.serverLast = ack.last_seq;
       if (!(c.key in S.read)) setRead(c, ack.last_seq); // a newcomer owes nothing to old history
       saveRooms();

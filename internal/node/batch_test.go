@@ -175,3 +175,25 @@ func TestBatchFramesAreTheEventEncoding(t *testing.T) {
 		i++
 	}
 }
+
+// Above the presence limit a join's ack counts the members instead of
+// listing them; presence lists them on demand.
+func TestJoinAckOfABigRoomCountsMembers(t *testing.T) {
+	n := newNode(t, node.Config{PresenceLimit: 3})
+	var c atomic.Int64
+	var last *outbox
+	var s *node.Session
+	for i := 0; i < 5; i++ {
+		s, last = connect(t, n, countingCodec{&c}, fmt.Sprint("p", i))
+		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "big", Ref: "j"})
+		ack := last.last()
+		_, listed := ack["members"]
+		if ack["member_count"] != float64(i+1) || listed != (i+1 <= 3) {
+			t.Fatalf("join %d: ack %v; want member_count %d and members listed only up to 3", i+1, ack, i+1)
+		}
+	}
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpPresence, Room: "big", Ref: "p"})
+	if p := last.last(); len(p["members"].([]any)) != 5 || p["member_count"] != float64(5) {
+		t.Fatalf("presence = %v; want all 5", p)
+	}
+}

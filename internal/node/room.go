@@ -29,15 +29,19 @@ func newRoom(name string) *room {
 
 // addLocked adds s and reports whether its user was not in the room before.
 func (r *room) addLocked(s *Session) (firstOfUser bool) {
-	cur := *r.members.Load()
-	next := make([]*Session, len(cur), len(cur)+1)
-	copy(next, cur)
-	next = append(next, s)
+	// Appending in place is safe for fan-out goroutines reading an older
+	// snapshot: they see only their own length, and nothing below it is
+	// ever written again (removal copies). Without this each join copied
+	// the whole list — O(N²) garbage while a big room fills.
+	next := append(*r.members.Load(), s)
 	r.members.Store(&next)
 	p := r.people[s.key]
 	p.nick = s.nick
 	p.sessions++
 	r.people[s.key] = p
+	if s.rooms == nil {
+		s.rooms = make(map[string]*room)
+	}
 	s.rooms[r.name] = r
 	return p.sessions == 1
 }

@@ -33,12 +33,19 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 		}
 		first = r.addLocked(s)
 	}
-	members := n.rooms[name].nicksLocked()
+	r := n.rooms[name]
+	count := len(r.people)
+	var members []string
+	if n.cfg.PresenceLimit < 0 || count <= n.cfg.PresenceLimit {
+		// A big room's list is not sent with every join: thousands of
+		// joins would each copy, sort and send thousands of names.
+		members = r.nicksLocked()
+	}
 	n.mu.Unlock()
 	if first {
 		n.publish(ctx, &parley.Event{Kind: parley.EventJoined, Room: name, Nickname: s.nick})
 	}
-	return &parley.Reply{Room: name, Members: members, LastSeq: info.LastSeq}, nil
+	return &parley.Reply{Room: name, Members: members, Count: count, LastSeq: info.LastSeq}, nil
 }
 
 // leave takes the session out of a room.
@@ -86,7 +93,7 @@ func (n *Node) presence(ctx context.Context, s *Session, c *parley.Command) (*pa
 	n.mu.RLock()
 	members := r.nicksLocked()
 	n.mu.RUnlock()
-	return &parley.Reply{Room: r.name, Members: members}, nil
+	return &parley.Reply{Room: r.name, Members: members, Count: len(members)}, nil
 }
 
 // joined returns the room named by name if the session is in it.

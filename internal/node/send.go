@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/parley-chat/parley"
@@ -175,6 +176,9 @@ func (n *Node) typing(ctx context.Context, s *Session, c *parley.Command) (*parl
 	}
 	if len(s.typingAt) > 2*n.cfg.MaxRooms {
 		clear(s.typingAt)
+	}
+	if s.typingAt == nil {
+		s.typingAt = make(map[string]time.Time)
 	}
 	s.typingAt[target] = now
 	n.publish(ctx, &parley.Event{Kind: parley.EventTyping, Room: target, Nickname: s.nick})

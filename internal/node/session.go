@@ -76,9 +76,7 @@ func (s *Session) noteDM(id int64) {
 func (n *Node) Connect(out Outbox, codec Codec, remote string) *Session {
 	s := &Session{
 		out: out, codec: codec, remote: remote,
-		limiter:  newTokenBucket(n.cfg.Rate, n.cfg.Burst, n.cfg.Now()),
-		typingAt: make(map[string]time.Time),
-		rooms:    make(map[string]*room),
+		limiter: newTokenBucket(n.cfg.Rate, n.cfg.Burst, n.cfg.Now()),
 	}
 	n.mu.Lock()
 	n.sessions[s] = struct{}{}

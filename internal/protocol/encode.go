@@ -51,6 +51,7 @@ type frame struct {
 	Token        string        `json:"token,omitempty"`
 	Room         string        `json:"room,omitempty"`
 	Members      *[]string     `json:"members,omitempty"`
+	Count        *int          `json:"member_count,omitempty"`
 	LastSeq      *int64        `json:"last_seq,omitempty"`
 	Message      *Message      `json:"msg,omitempty"`
 	Duplicate    bool          `json:"duplicate,omitempty"`
@@ -119,9 +120,12 @@ func EncodeReply(r *parley.Reply) []byte {
 	case parley.OpHello:
 		f.Nickname, f.Token = r.Nickname, r.Token
 	case parley.OpJoin:
-		f.Members, f.LastSeq = nonNil(r.Members), &r.LastSeq
+		f.Count, f.LastSeq = &r.Count, &r.LastSeq
+		if r.Members != nil || r.Count == 0 {
+			f.Members = nonNil(r.Members) // omitted for a room above the presence limit
+		}
 	case parley.OpPresence:
-		f.Members = nonNil(r.Members)
+		f.Members, f.Count = nonNil(r.Members), &r.Count
 	case parley.OpSend, parley.OpDirect:
 		f.Message, f.Duplicate = wireMessage(r.Message), r.Duplicate
 	case parley.OpHistory, parley.OpResume:

@@ -35,10 +35,9 @@ func (c *Conn) writeLoop() {
 		c.mu.Lock()
 		batch, closing := c.queue, c.closing
 		if len(batch) == 0 {
-			c.writing = false
-			if cap(batch) > maxKeptQueue {
-				c.queue = nil
-			}
+			// Idle again: the queue's memory goes (most connections are
+			// idle most of the time); the next burst allocates anew.
+			c.writing, c.queue, c.spare = false, nil, nil
 			c.mu.Unlock()
 			return
 		}
@@ -54,7 +53,7 @@ func (c *Conn) writeLoop() {
 		clear(batch)
 		c.mu.Lock()
 		if cap(batch) <= maxKeptQueue {
-			c.spare = batch[:0]
+			c.spare = batch[:0] // for the next round of this burst
 		}
 		if closeSent {
 			c.closeBy = time.Now().Add(closeGrace)

@@ -100,9 +100,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) serve(c *wsconn.Conn, remote string) {
 	defer h.conns.Done()
 	s := h.node.Connect(outbox{c}, Codec{}, remote)
-	ctx, cancel := context.WithCancel(h.ctx)
-	defer cancel()
-	err := c.Serve(ctx, func(p []byte) { h.command(ctx, s, p) })
+	// The handler's context, not one per connection: an idle connection's
+	// memory is the point (each context and its registration with the
+	// parent cost hundreds of bytes). Commands end before Disconnect.
+	ctx := h.ctx
+	cmds := &runner{handle: func(p []byte) { h.command(ctx, s, p) }}
+	err := c.Serve(ctx, cmds.add)
+	cmds.wait() // Disconnect comes after the last command
 	h.node.Disconnect(ctx, s)
 	h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
 }
