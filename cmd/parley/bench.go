@@ -62,6 +62,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %d | %.1f |\n",
 		res.DeliveriesSec, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99, res.LatencyMS.Max,
 		res.Sent, res.Lost, res.Duplicated, res.Disconnected, res.OwnCPUSeconds)
+	if res.Sent > 0 {
+		fmt.Fprintf(stdout, "\n| stored msg/s | ack p50 ms | ack p90 ms | ack p99 ms | ack max ms |\n|---|---|---|---|---|\n")
+		fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f |\n", res.SentPerSec, res.AckMS.P50, res.AckMS.P90, res.AckMS.P99, res.AckMS.Max)
+	}
 	if u := res.Server; u != nil {
 		fmt.Fprintf(stdout, "\nserver process %d:\n", cfg.ServerPID)
 		fmt.Fprintf(stdout, "| CPU s (sending) | µs per delivery | RSS before MiB | RSS connected MiB | RSS end MiB | KiB per connection |\n")

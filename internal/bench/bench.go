@@ -58,6 +58,15 @@ type Result struct {
 		P99 float64 `json:"p99"`
 		Max float64 `json:"max"`
 	} `json:"latency_ms"`
+	// SentPerSec is messages acknowledged (stored) per second of sending;
+	// AckMS the time from a send to its ack.
+	SentPerSec float64 `json:"sent_per_s"`
+	AckMS      struct {
+		P50 float64 `json:"p50"`
+		P90 float64 `json:"p90"`
+		P99 float64 `json:"p99"`
+		Max float64 `json:"max"`
+	} `json:"ack_ms"`
 	OwnCPUSeconds float64    `json:"bench_cpu_s"` // this process, user + system
 	Server        *ServerUse `json:"server,omitempty"`
 }
@@ -250,6 +259,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.LatencyMS.P50, res.LatencyMS.P90 = hist.quantile(0.5), hist.quantile(0.9)
 	res.LatencyMS.P99, res.LatencyMS.Max = hist.quantile(0.99), hist.max()
 	res.OwnCPUSeconds = cpu(ru1) - cpu(ru0)
+	res.SentPerSec = float64(res.Sent) / sendEnd.Sub(begin).Seconds()
+	run.ackMu.Lock()
+	res.AckMS.P50, res.AckMS.P90 = run.acks.quantile(0.5), run.acks.quantile(0.9)
+	res.AckMS.P99, res.AckMS.Max = run.acks.quantile(0.99), run.acks.max()
+	run.ackMu.Unlock()
 	if cfg.ServerPID != 0 {
 		u := &ServerUse{CPUSeconds: srv2.cpu - srv1.cpu, ConnectCPUSeconds: srv1.cpu - srv0.cpu,
 			RSSBeforeKiB: srv0.rssKiB, RSSConnectedKiB: srv1.rssKiB, RSSEndKiB: srv2.rssKiB,
@@ -278,6 +292,8 @@ type run struct {
 	disconnected atomic.Int64
 	lastDelivery atomic.Int64
 	perRoom      []roomCount
+	ackMu        sync.Mutex
+	acks         histogram // send → ack, ms
 }
 
 // roomCount: how many read a room, and how many messages it got.
@@ -328,7 +344,12 @@ func (r *run) publish(ctx context.Context, ep endpoint, conn int, rooms []string
 		text := fmt.Sprintf("pb %d %d %d ", p, n, time.Now().UnixNano())
 		text += string(pad[:max(0, r.cfg.Size-len(text))])
 		r.pending.Add(1)
+		sentAt := time.Now()
 		err := ep.send(rooms[room], text, func(ok bool) {
+			ms := float64(time.Since(sentAt).Microseconds()) / 1000
+			r.ackMu.Lock()
+			r.acks.add(ms)
+			r.ackMu.Unlock()
 			r.pending.Add(-1)
 			if ok {
 				r.sent.Add(1)

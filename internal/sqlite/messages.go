@@ -15,20 +15,40 @@ import (
 const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at`
 
 // Append implements parley.Store.
+//
+// The common case is one statement: the message is inserted with the
+// room's next seq, kept by the writer (seqs.go); a client_id seen before
+// makes the insert do nothing (the unique index), and then the original is
+// looked up and returned instead — its seq is not used up.
 func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, bool, error) {
 	var dup bool
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if m.ClientID != "" {
-			prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, parley.NickKey(m.From), m.ClientID))
-			if err == nil {
-				m, dup = prev, true
-				return nil
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+		seq, err := s.seqs.next(ctx, tx, m.Room)
+		if err != nil {
+			return fmt.Errorf("next seq of %s: %w", m.Room, err)
 		}
-		return s.appendLocked(ctx, tx, &m)
+		mentions, err := json.Marshal(nonNil(m.Mentions))
+		if err != nil {
+			return err
+		}
+		m.Seq, m.CreatedAt = seq, fromMillis(millis(m.CreatedAt))
+		err = tx.StmtContext(ctx, s.insertMsg).QueryRowContext(ctx,
+			m.Room, m.Seq, m.From, parley.NickKey(m.From), m.To, parley.NickKey(m.To),
+			m.Text, m.HTML, string(mentions), m.ClientID, millis(m.CreatedAt)).Scan(&m.ID)
+		switch {
+		case err == nil:
+			s.seqs.used(m.Room, seq)
+			return nil
+		case !errors.Is(err, sql.ErrNoRows) || m.ClientID == "":
+			return fmt.Errorf("insert message: %w", err)
+		}
+		// Seen before: the original, stored earlier (maybe in this batch).
+		prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, parley.NickKey(m.From), m.ClientID))
+		if err != nil {
+			return fmt.Errorf("find the original of client_id %q: %w", m.ClientID, err)
+		}
+		m, dup = prev, true
+		return nil
 	})
 	if err != nil {
 		return parley.Message{}, false, err
@@ -38,33 +58,15 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 
 // The statements of the append path (prepared in Open).
 const (
-	findDupSQL = `SELECT ` + messageColumns + ` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`
-	nextSeqSQL = `INSERT INTO rooms (name, last_seq, created_at) VALUES (?, 1, ?)
-		 ON CONFLICT (name) DO UPDATE SET last_seq = last_seq + 1
-		 RETURNING last_seq`
+	findDupSQL       = `SELECT ` + messageColumns + ` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`
 	insertMessageSQL = `INSERT INTO messages (room, seq, sender, sender_key, recipient, recipient_key, text, html, mentions, client_id, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (sender_key, client_id) WHERE client_id <> '' DO NOTHING
+		 RETURNING id`
+	lastSeqSQL = `SELECT last_seq FROM rooms WHERE name = ?`
+	saveSeqSQL = `INSERT INTO rooms (name, last_seq, created_at) VALUES (?, ?, ?)
+		 ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq`
 )
-
-// appendLocked assigns m the room's next Seq and inserts it.
-func (s *Store) appendLocked(ctx context.Context, tx *sql.Tx, m *parley.Message) error {
-	err := tx.StmtContext(ctx, s.nextSeq).QueryRowContext(ctx, m.Room, millis(m.CreatedAt)).Scan(&m.Seq)
-	if err != nil {
-		return fmt.Errorf("next seq of %s: %w", m.Room, err)
-	}
-	mentions, err := json.Marshal(nonNil(m.Mentions))
-	if err != nil {
-		return err
-	}
-	m.CreatedAt = fromMillis(millis(m.CreatedAt))
-	err = tx.StmtContext(ctx, s.insertMsg).QueryRowContext(ctx,
-		m.Room, m.Seq, m.From, parley.NickKey(m.From), m.To, parley.NickKey(m.To),
-		m.Text, m.HTML, string(mentions), m.ClientID, millis(m.CreatedAt)).Scan(&m.ID)
-	if err != nil {
-		return fmt.Errorf("insert message: %w", err)
-	}
-	return nil
-}
 
 func nonNil(s []string) []string {
 	if s == nil {

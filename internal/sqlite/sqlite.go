@@ -61,7 +61,8 @@ type Store struct {
 	// Statements of the append path, prepared once on the write
 	// connection (parsing SQL was a tenth of the server's CPU at 1,000
 	// messages a second); transactions use them through tx.StmtContext.
-	nextSeq, insertMsg, findDup *sql.Stmt
+	insertMsg, findDup, lastSeq, saveSeq *sql.Stmt
+	seqs                                 *seqs // the writer's
 }
 
 // Refused counts the writes refused with unavailable because the writer's
@@ -107,13 +108,14 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	for _, p := range []struct {
 		st    **sql.Stmt
 		query string
-	}{{&s.nextSeq, nextSeqSQL}, {&s.insertMsg, insertMessageSQL}, {&s.findDup, findDupSQL}} {
+	}{{&s.insertMsg, insertMessageSQL}, {&s.findDup, findDupSQL}, {&s.lastSeq, lastSeqSQL}, {&s.saveSeq, saveSeqSQL}} {
 		if *p.st, err = write.PrepareContext(ctx, p.query); err != nil {
 			_ = write.Close()
 			_ = read.Close()
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
+	s.seqs = newSeqs(s.lastSeq, s.saveSeq)
 	go s.writer()
 	return s, nil
 }
@@ -181,7 +183,7 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.writerDone
-	return errors.Join(s.nextSeq.Close(), s.insertMsg.Close(), s.findDup.Close(), s.write.Close(), s.read.Close())
+	return errors.Join(s.insertMsg.Close(), s.findDup.Close(), s.lastSeq.Close(), s.saveSeq.Close(), s.write.Close(), s.read.Close())
 }
 
 var errClosed = &parley.Error{Code: parley.EUnavailable, Message: "the store is closed"}

@@ -151,10 +151,14 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 		if err == nil {
+			err = s.seqs.save(ctx, tx)
+		}
+		if err == nil {
 			err = tx.Commit()
 		} else {
 			_ = tx.Rollback()
 		}
+		s.seqs.done(err == nil)
 	}
 	for i, req := range batch {
 		if err != nil {

@@ -82,6 +82,9 @@ cols = [("deliveries/s", lambda r: r["deliveries_per_s"], "{:,.0f}"),
         ("dup", lambda r: r["duplicated"], "{}"),
         ("disc", lambda r: r["disconnected"], "{}"),
         ("sent", lambda r: r["sent"], "{:,}"),
+        ("stored msg/s", lambda r: r["sent_per_s"], "{:,.0f}"),
+        ("ack p50 ms", lambda r: r["ack_ms"]["p50"], "{:.1f}"),
+        ("ack p99 ms", lambda r: r["ack_ms"]["p99"], "{:.1f}"),
         ("server RSS end MiB", lambda r: r["server"]["rss_end_kib"] / 1024, "{:.1f}"),
         ("KiB/conn", lambda r: r["server"]["rss_per_conn_kib"], "{:.1f}")]
 
