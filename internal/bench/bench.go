@@ -45,7 +45,8 @@ type Result struct {
 	Refused       int64   `json:"refused"`      // sends answered with an error
 	Expected      int64   `json:"expected"`     // deliveries that should have happened
 	Delivered     int64   `json:"delivered"`    // deliveries counted (duplicates included)
-	Lost          int64   `json:"lost"`         // expected but never delivered
+	Lost          int64   `json:"lost"`         // expected but never delivered (negative: more arrived than was acknowledged, see Unacked)
+	Unacked       int64   `json:"unacked"`      // sends still without an answer when the run ended (an overloaded server)
 	Duplicated    int64   `json:"duplicated"`   // delivered more than once
 	Disconnected  int64   `json:"disconnected"` // connections the server ended
 	Seconds       float64 `json:"seconds"`      // from the first send to the last delivery
@@ -238,7 +239,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 
-	res := &Result{Config: cfg, Connections: int64(n), Sent: run.sent.Load(), Refused: run.refused.Load(), Delivered: run.delivered.Load(),
+	res := &Result{Config: cfg, Connections: int64(n), Sent: run.sent.Load(), Refused: run.refused.Load(), Delivered: run.delivered.Load(), Unacked: run.pending.Load(),
 		Disconnected: run.disconnected.Load(), Expected: run.expected()}
 	var hist histogram
 	distinct := int64(0)

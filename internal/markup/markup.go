@@ -93,6 +93,14 @@ func (r *Renderer) Render(text string) (html string, mentions []string) {
 	if text == "" {
 		return "", nil
 	}
+	if plain(text) {
+		return "<p>" + text + "</p>", nil
+	}
+	return r.renderFull(text)
+}
+
+// renderFull renders text through goldmark and the sanitizer.
+func (r *Renderer) renderFull(text string) (html string, mentions []string) {
 	src := []byte(text)
 	doc := r.md.Parser().Parse(gmtext.NewReader(src))
 	mentions = collectMentions(doc)

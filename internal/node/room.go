@@ -1,6 +1,7 @@
 package node
 
 import (
+	"slices"
 	"sort"
 	"sync/atomic"
 )
@@ -39,10 +40,7 @@ func (r *room) addLocked(s *Session) (firstOfUser bool) {
 	p.nick = s.nick
 	p.sessions++
 	r.people[s.key] = p
-	if s.rooms == nil {
-		s.rooms = make(map[string]*room)
-	}
-	s.rooms[r.name] = r
+	s.rooms = append(s.rooms, r)
 	return p.sessions == 1
 }
 
@@ -50,7 +48,9 @@ func (r *room) addLocked(s *Session) (firstOfUser bool) {
 func (r *room) removeLocked(s *Session) (lastOfUser bool) {
 	next := without(*r.members.Load(), s)
 	r.members.Store(&next)
-	delete(s.rooms, r.name)
+	if i := slices.Index(s.rooms, r); i >= 0 {
+		s.rooms = slices.Delete(s.rooms, i, i+1)
+	}
 	p := r.people[s.key]
 	p.sessions--
 	if p.sessions > 0 {

@@ -13,7 +13,7 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 	if err != nil {
 		return nil, err
 	}
-	if _, in := s.rooms[name]; !in && len(s.rooms) >= n.cfg.MaxRooms {
+	if s.room(name) == nil && len(s.rooms) >= n.cfg.MaxRooms {
 		return nil, parley.Errorf(parley.EInvalid, "a connection may be in at most %d rooms", n.cfg.MaxRooms)
 	}
 	sctx, cancel := storeCtx(ctx)
@@ -25,7 +25,7 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 	n.order.init(name, info.LastSeq+1)
 	n.mu.Lock()
 	first := false
-	if _, in := s.rooms[name]; !in {
+	if s.room(name) == nil {
 		r := n.rooms[name]
 		if r == nil {
 			r = newRoom(name)
@@ -102,8 +102,8 @@ func (n *Node) joined(s *Session, name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, ok := s.rooms[key]
-	if !ok {
+	r := s.room(key)
+	if r == nil {
 		return nil, parley.Errorf(parley.ENotJoined, "join %s first", key)
 	}
 	return r, nil

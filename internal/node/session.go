@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -47,7 +48,7 @@ type Session struct {
 	nick      string
 	key       string
 	claimedAt time.Time
-	rooms     map[string]*room
+	rooms     []*room // the rooms it is in (at most MaxRooms; a slice: most sessions are in one or two)
 
 	maxDM atomic.Int64 // ID of the newest direct message queued to this session
 
@@ -84,6 +85,16 @@ func (n *Node) Connect(out Outbox, codec Codec, remote string) *Session {
 	return s
 }
 
+// room returns the room named name if s is in it.
+func (s *Session) room(name string) *room {
+	for _, r := range s.rooms {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
 // Disconnect removes s from every room and index; others in its rooms see
 // it leave unless the same person is still there from another connection.
 // It must be called once, after the last Handle of s returned.
@@ -91,9 +102,9 @@ func (n *Node) Disconnect(ctx context.Context, s *Session) {
 	n.mu.Lock()
 	delete(n.sessions, s)
 	var left []string
-	for name, r := range s.rooms {
+	for _, r := range slices.Clone(s.rooms) { // removeLocked edits s.rooms
 		if r.removeLocked(s) {
-			left = append(left, name)
+			left = append(left, r.name)
 		}
 		n.dropRoomIfEmptyLocked(r)
 	}

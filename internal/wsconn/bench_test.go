@@ -36,3 +36,25 @@ func BenchmarkSendFlush(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSendFramedFlush writes a room's batch of 64 events framed once
+// (AppendText) as one queue entry, the fan-out path; ns/op and allocs/op
+// are per frame.
+func BenchmarkSendFramedFlush(b *testing.B) {
+	c := New(discardConn{}, nil, Config{})
+	payload := []byte(`{"type":"message","msg":{"id":1,"room":"lobby","seq":1,"from":"alice","text":"hi","html":"<p>hi</p>"}}`)
+	payloads := make([][]byte, 64)
+	for i := range payloads {
+		payloads[i] = payload
+	}
+	batch := []frame{{opFramed, AppendText(nil, payloads), len(payloads)}}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(payload)))
+	for i := 0; b.Loop(); i++ {
+		if i%len(payloads) == 0 {
+			if _, err := c.writeBatch(batch, time.Second); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

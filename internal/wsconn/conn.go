@@ -53,7 +53,7 @@ const (
 	DefaultPongWait       = 60 * time.Second     // more than two ping periods: one lost pong is not fatal
 	DefaultWriteWait      = 10 * time.Second     // a healthy peer drains a socket buffer far faster
 	closeGrace            = time.Second          // how long to wait for the peer's close reply
-	readBufferSize        = 512                  // holds a frame header and small commands; larger payloads are read directly
+	readBufferSize        = 1024                 // a burst of commands; pooled, held only while reading
 	coalesceWindow        = 2 * time.Millisecond // see writeLoop
 	maxKeptQueue          = 64                   // a larger idle outbox slice is released, not kept
 )
@@ -102,8 +102,22 @@ const opFramed ws.OpCode = 0xff
 // Serve.
 type Conn struct {
 	conn net.Conn
-	br   *bufio.Reader
+	src  io.Reader // conn, after what the upgrade had buffered
 	cfg  Config
+
+	// The read side (read.go), used by the waiter and by the goroutine
+	// reading a burst, never at once: the hand-offs are a go statement and
+	// the wake channel.
+	onText    func([]byte)
+	onEnd     func(error)
+	stopCtx   func() bool
+	wake      chan error
+	br        *bufio.Reader // while a burst is read (and for linger)
+	first     [1]byte       // the byte that woke the waiter
+	hasFirst  bool
+	msg       []byte // a fragmented message being put together
+	inMessage bool
+	lastSeen  time.Time
 
 	mu      sync.Mutex // guards the fields below; never held during I/O
 	queue   []frame
@@ -130,9 +144,9 @@ func New(conn net.Conn, rw *bufio.ReadWriter, cfg Config) *Conn {
 		buffered, _ := rw.Reader.Peek(rw.Reader.Buffered())
 		src = io.MultiReader(bytes.NewReader(bytes.Clone(buffered)), conn)
 	}
-	// A small reader of our own instead of the upgrade's 4 KiB one: idle
-	// connections are most connections.
-	return &Conn{conn: conn, br: bufio.NewReaderSize(src, readBufferSize), cfg: cfg}
+	// No reader of our own: idle connections are most connections, and a
+	// read buffer is borrowed only while a burst is read.
+	return &Conn{conn: conn, src: src, cfg: cfg}
 }
 
 // RemoteAddr returns the peer's address.
@@ -236,23 +250,42 @@ func (c *Conn) terminate() {
 // errClosed reports a connection that ended without a close frame.
 var errClosed = errors.New("wsconn: connection closed")
 
-// Serve runs the read loop in the calling goroutine until the connection
-// ends, calling onText for each complete text message, in order; the
-// payload is only valid during the call. When ctx ends the connection is
-// closed with 1001 (going away). Serve closes the network connection and
-// waits for the writer before it returns the reason the connection ended:
-// nil for a close handshake, a *CloseError for a protocol violation, or
-// the I/O error.
+// Serve runs the connection until it ends, calling onText for each
+// complete text message, in order, one at a time; the payload is only
+// valid during the call. When ctx ends the connection is closed with 1001
+// (going away). Serve closes the network connection and waits for the
+// writer before it returns the reason the connection ended: nil for a
+// close handshake, a *CloseError for a protocol violation, or the I/O
+// error. It is Start, waited for.
 func (c *Conn) Serve(ctx context.Context, onText func(payload []byte)) error {
-	stop := context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "server shutting down") })
-	defer stop()
-	err := c.readLoop(onText)
+	done := make(chan error, 1)
+	c.Start(ctx, onText, func(err error) { done <- err })
+	return <-done
+}
+
+// Start runs the connection as Serve does, and returns at once; onEnd gets
+// what Serve would return, once, after everything else.
+func (c *Conn) Start(ctx context.Context, onText func(payload []byte), onEnd func(error)) {
+	c.onText, c.onEnd = onText, onEnd
+	c.wake = make(chan error)
+	c.lastSeen = time.Now()
+	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "server shutting down") })
+	go c.wait()
+}
+
+// finish ends the connection once the read side is done: a violation is
+// answered with its close code, our close frame goes out, the peer gets a
+// moment to read it, and then the network connection is closed.
+func (c *Conn) finish(err error) {
+	c.stopCtx()
+	if errors.Is(err, errHandshakeDone) {
+		err = nil // the close handshake is answered in control
+	}
 	var ce *CloseError
 	switch {
 	case errors.As(err, &ce):
 		c.Close(ce.Code, ce.Reason)
 	case err == nil:
-		// The close handshake is answered in readLoop.
 	default:
 		c.terminate() // the peer is gone: nothing can be written
 	}
@@ -264,7 +297,7 @@ func (c *Conn) Serve(ctx context.Context, onText func(payload []byte)) error {
 		c.linger()
 	}
 	c.terminate()
-	return err
+	c.onEnd(err)
 }
 
 // lingerLimit bounds what linger reads and throws away.
@@ -276,5 +309,9 @@ const lingerLimit = 1 << 20
 // frame (and its code) with it.
 func (c *Conn) linger() {
 	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
-	_, _ = io.Copy(io.Discard, io.LimitReader(c.br, lingerLimit))
+	var r io.Reader = c.src
+	if c.br != nil {
+		r = c.br // with what it buffered
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, lingerLimit))
 }

@@ -1,10 +1,12 @@
 package wsconn
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -28,69 +30,39 @@ func violation(code ws.StatusCode, reason string) error {
 // errPingTimeout reports a peer that stayed silent for PongWait.
 var errPingTimeout = errors.New("wsconn: no frame from the peer within the pong wait")
 
-// readLoop reads frames until the connection ends. It returns nil after a
-// close handshake, a *CloseError for a violation, or the read error.
-func (c *Conn) readLoop(onText func([]byte)) error {
-	var (
-		msg       []byte // the text message being assembled
-		inMessage bool   // a fragmented message is in progress
-		lastSeen  = time.Now()
-	)
+// errHandshakeDone ends the read side after a completed close handshake.
+var errHandshakeDone = errors.New("wsconn: close handshake done")
+
+// wait is the connection's long-lived goroutine, and all it does is wait:
+// for the first byte of the next frame (with the ping and pong-wait
+// deadlines), then for a short-lived goroutine to read and handle what
+// arrived. It never calls anything deep, so an idle connection's only
+// goroutine keeps the smallest stack; and it holds no read buffer (each
+// wake borrows one from a pool). When the connection ends it hands the
+// cleanup to a goroutine of its own and returns.
+func (c *Conn) wait() {
 	for {
-		if err := c.awaitFrame(&lastSeen); err != nil {
-			return err
+		err := c.awaitByte()
+		if err == nil {
+			go c.readBurst()
+			err = <-c.wake
 		}
-		h, err := ws.ReadHeader(c.br)
 		if err != nil {
-			return err
-		}
-		if err := checkHeader(h); err != nil {
-			return err
-		}
-		if h.OpCode.IsControl() {
-			done, err := c.control(h)
-			if done || err != nil {
-				return err
-			}
-			continue
-		}
-		switch {
-		case h.OpCode == ws.OpContinuation && !inMessage:
-			return violation(ws.StatusProtocolError, "continuation frame without a message")
-		case h.OpCode != ws.OpContinuation && inMessage:
-			return violation(ws.StatusProtocolError, "new message inside a fragmented one")
-		case h.OpCode == ws.OpBinary:
-			return violation(ws.StatusUnsupportedData, "binary messages are not supported; send JSON text")
-		case int64(len(msg))+h.Length > c.cfg.ReadLimit:
-			return violation(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", c.cfg.ReadLimit))
-		}
-		if msg, err = c.readPayload(msg, h); err != nil {
-			return err
-		}
-		if inMessage = !h.Fin; inMessage {
-			continue
-		}
-		if !utf8.Valid(msg) {
-			return violation(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
-		}
-		onText(msg)
-		if cap(msg) > readBufferSize {
-			msg = nil // do not keep a large buffer on an idle connection
-		} else {
-			msg = msg[:0]
+			go c.finish(err)
+			return
 		}
 	}
 }
 
-// awaitFrame waits for the first byte of the next frame. While the peer is
+// awaitByte waits for the first byte of the next frame. While the peer is
 // silent it sends a ping every PingPeriod; after PongWait of silence, or
 // once the connection is closing and the peer did not answer, it gives up.
 // Only this wait may time out: a timeout inside a frame would lose its
 // framing.
-func (c *Conn) awaitFrame(lastSeen *time.Time) error {
+func (c *Conn) awaitByte() error {
 	for {
 		now := time.Now()
-		deadline := min(lastSeen.Add(c.cfg.PongWait).UnixNano(), now.Add(c.cfg.PingPeriod).UnixNano())
+		deadline := min(c.lastSeen.Add(c.cfg.PongWait).UnixNano(), now.Add(c.cfg.PingPeriod).UnixNano())
 		c.mu.Lock()
 		closing, closeBy := c.closing, c.closeBy
 		c.mu.Unlock()
@@ -103,30 +75,129 @@ func (c *Conn) awaitFrame(lastSeen *time.Time) error {
 			deadline = min(deadline, closeBy.UnixNano())
 		}
 		_ = c.conn.SetReadDeadline(time.Unix(0, deadline))
-		_, err := c.br.Peek(1)
-		if err == nil {
+		n, err := c.src.Read(c.first[:])
+		if n == 1 {
 			// A frame has begun: allow the rest of it PongWait (or what
 			// is left of the close grace).
+			c.hasFirst = true
 			frameDeadline := time.Now().Add(c.cfg.PongWait)
 			if closing && !closeBy.IsZero() && closeBy.Before(frameDeadline) {
 				frameDeadline = closeBy
 			}
 			_ = c.conn.SetReadDeadline(frameDeadline)
-			*lastSeen = time.Now()
+			c.lastSeen = time.Now()
 			return nil
 		}
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
+		if err == nil {
+			continue
+		}
+		// A plain type assertion, not errors.As: its reflection would grow
+		// this goroutine's stack for good.
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
 			return err
 		}
 		switch now = time.Now(); {
 		case closing && !closeBy.IsZero() && !now.Before(closeBy):
 			return errClosed // the peer did not answer our close frame
-		case now.Sub(*lastSeen) >= c.cfg.PongWait:
+		case now.Sub(c.lastSeen) >= c.cfg.PongWait:
 			return errPingTimeout
 		}
-		c.control0(ws.OpPing, nil)
+		go c.control0(ws.OpPing, nil) // queueing allocates: not on the waiter's stack
 	}
+}
+
+// readBurst reads and handles frames, with a pooled buffer, until the
+// buffer is empty at a frame boundary (nil to the waiter: wait again) or
+// the connection must end.
+func (c *Conn) readBurst() {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(firstThen{c})
+	c.br = br
+	err := c.readFrames()
+	if err == nil {
+		c.br = nil
+		br.Reset(nil)
+		readers.Put(br)
+	} // else c.br stays, for linger
+	c.wake <- err
+}
+
+// readers are the read buffers of connections being read.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// firstThen reads the byte awaitByte took, then from the connection.
+type firstThen struct{ c *Conn }
+
+func (f firstThen) Read(p []byte) (int, error) {
+	if f.c.hasFirst && len(p) > 0 {
+		p[0], f.c.hasFirst = f.c.first[0], false
+		return 1, nil
+	}
+	return f.c.src.Read(p)
+}
+
+// readFrames reads frames while data is buffered. It returns nil at a
+// frame boundary with nothing buffered, errHandshakeDone after a close
+// handshake, a *CloseError for a violation, or the read error.
+func (c *Conn) readFrames() error {
+	for {
+		h, err := ws.ReadHeader(c.br)
+		if err != nil {
+			return err
+		}
+		if err := checkHeader(h); err != nil {
+			return err
+		}
+		if h.OpCode.IsControl() {
+			done, err := c.control(h)
+			switch {
+			case err != nil:
+				return err
+			case done:
+				return errHandshakeDone
+			}
+		} else if err := c.dataFrame(h); err != nil {
+			return err
+		}
+		if c.br.Buffered() == 0 {
+			if !c.inMessage {
+				c.msg = nil // an idle connection keeps no message buffer
+			}
+			return nil
+		}
+	}
+}
+
+// dataFrame reads a text frame (or a fragment of one) and hands a complete
+// message to onText.
+func (c *Conn) dataFrame(h ws.Header) error {
+	switch {
+	case h.OpCode == ws.OpContinuation && !c.inMessage:
+		return violation(ws.StatusProtocolError, "continuation frame without a message")
+	case h.OpCode != ws.OpContinuation && c.inMessage:
+		return violation(ws.StatusProtocolError, "new message inside a fragmented one")
+	case h.OpCode == ws.OpBinary:
+		return violation(ws.StatusUnsupportedData, "binary messages are not supported; send JSON text")
+	case int64(len(c.msg))+h.Length > c.cfg.ReadLimit:
+		return violation(ws.StatusMessageTooBig, fmt.Sprintf("message larger than %d bytes", c.cfg.ReadLimit))
+	}
+	msg, err := c.readPayload(c.msg, h)
+	c.msg = msg
+	if err != nil {
+		return err
+	}
+	if c.inMessage = !h.Fin; c.inMessage {
+		return nil
+	}
+	if !utf8.Valid(msg) {
+		return violation(ws.StatusInvalidFramePayloadData, "text message is not valid UTF-8")
+	}
+	c.onText(msg)
+	c.msg = msg[:0]
+	if cap(msg) > readBufferSize {
+		c.msg = nil // do not keep a large buffer
+	}
+	return nil
 }
 
 func checkHeader(h ws.Header) error {

@@ -70,10 +70,10 @@ func New(n *node.Node, cfg Config) *Handler {
 	return &Handler{node: n, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
 }
 
-// ServeHTTP upgrades the request and hands the connection to a goroutine
-// of its own. It returns at once, so that net/http's goroutine for the
-// request — its stack, buffers and request — is freed: an idle connection
-// then costs one small goroutine and wsconn's buffer.
+// ServeHTTP upgrades the request and starts the connection. It returns at
+// once, so that net/http's goroutine for the request — its stack, buffers
+// and request — is freed: an idle connection then costs one small
+// goroutine and no read buffer.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.originAllowed(r) {
 		httperr.Write(w, parley.Errorf(parley.EForbidden, "origin %s may not open a connection here", r.Header.Get("Origin")))
@@ -93,22 +93,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = tc.SetWriteBuffer(h.cfg.SendBuffer)
 	}
 	c := wsconn.New(conn, rw, h.cfg.Conn) // takes what rw buffered; rw is not kept
-	go h.serve(c, r.RemoteAddr)
+	h.start(c, r.RemoteAddr)
 }
 
-// serve runs one connection until it ends.
-func (h *Handler) serve(c *wsconn.Conn, remote string) {
-	defer h.conns.Done()
+// start runs one connection. No goroutine of ours waits for it: wsconn
+// keeps one small goroutine per connection, commands run on the runner's
+// goroutine while there are some, and the end is a callback. The
+// handler's context serves every connection: an idle connection's memory
+// is the point (a context and its registration with the parent cost
+// hundreds of bytes each). Commands end before Disconnect.
+func (h *Handler) start(c *wsconn.Conn, remote string) {
 	s := h.node.Connect(outbox{c}, Codec{}, remote)
-	// The handler's context, not one per connection: an idle connection's
-	// memory is the point (each context and its registration with the
-	// parent cost hundreds of bytes). Commands end before Disconnect.
-	ctx := h.ctx
-	cmds := &runner{handle: func(p []byte) { h.command(ctx, s, p) }}
-	err := c.Serve(ctx, cmds.add)
-	cmds.wait() // Disconnect comes after the last command
-	h.node.Disconnect(ctx, s)
-	h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
+	cmds := &runner{handle: func(p []byte) { h.command(h.ctx, s, p) }}
+	c.Start(h.ctx, cmds.add, func(err error) {
+		cmds.wait()
+		h.node.Disconnect(h.ctx, s)
+		h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
+		h.conns.Done()
+	})
 }
 
 func (h *Handler) command(ctx context.Context, s *node.Session, p []byte) {
