@@ -1,12 +1,14 @@
 // Package wsconn is one server-side WebSocket connection on gobwas/ws,
-// after the HTTP upgrade: a read loop, a bounded outbox, and a writer that
+// after the HTTP upgrade: a read side, a bounded outbox, and a writer that
 // writes everything queued with one system call. It moves text frames and
 // knows nothing about chat.
 //
-// Concurrency rules: one reader (the goroutine that calls Serve) and one
-// writer. Send and Close may be called from any goroutine and never block.
-// The writer goroutine exists only while frames are queued, so an idle
-// connection costs one goroutine (the reader) and a small read buffer.
+// Concurrency rules: messages reach the onText callback in order, one at a
+// time. Send, SendFramed and Close may be called from any goroutine and
+// never block. An idle connection costs one goroutine that only waits (for
+// the next frame, sending pings) with the smallest stack, and no read
+// buffer; the goroutine that reads a burst of frames, and the writer,
+// exist only while there is something to read or write.
 package wsconn
 
 import (
@@ -55,7 +57,7 @@ const (
 	closeGrace            = time.Second          // how long to wait for the peer's close reply
 	readBufferSize        = 1024                 // a burst of commands; pooled, held only while reading
 	coalesceWindow        = 2 * time.Millisecond // see writeLoop
-	maxKeptQueue          = 64                   // a larger idle outbox slice is released, not kept
+	maxKeptQueue          = 64                   // a larger batch slice is not reused for the next round of a burst
 )
 
 // CloseSlowConsumer is the close code of a connection whose outbox
