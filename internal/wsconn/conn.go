@@ -119,7 +119,15 @@ type Conn struct {
 	hasFirst  bool
 	msg       []byte // a fragmented message being put together
 	inMessage bool
-	lastSeen  time.Time
+
+	// The idle side (idle.go): with a poller, no goroutine waits.
+	rmu      sync.Mutex
+	rstate   int
+	lastSeen time.Time
+	timer    *time.Timer
+	poll     *poller
+	pollID   uint64
+	fd       int
 
 	mu      sync.Mutex // guards the fields below; never held during I/O
 	queue   []frame
@@ -244,9 +252,12 @@ func (c *Conn) enqueueLocked(f frame) {
 	}
 }
 
-// terminate closes the network connection; Serve's read loop then ends.
+// terminate closes the network connection; the read side then ends (a
+// waiting goroutine's read fails; a polled idle connection is ended here,
+// as its descriptor leaves the epoll set without an event).
 func (c *Conn) terminate() {
 	c.closeOnce.Do(func() { _ = c.conn.Close() })
+	c.endIdle(errClosed)
 }
 
 // errClosed reports a connection that ended without a close frame.
@@ -269,10 +280,12 @@ func (c *Conn) Serve(ctx context.Context, onText func(payload []byte)) error {
 // what Serve would return, once, after everything else.
 func (c *Conn) Start(ctx context.Context, onText func(payload []byte), onEnd func(error)) {
 	c.onText, c.onEnd = onText, onEnd
-	c.wake = make(chan error)
 	c.lastSeen = time.Now()
 	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "server shutting down") })
-	go c.wait()
+	if !c.startPolled() {
+		c.wake = make(chan error)
+		go c.wait()
+	}
 }
 
 // finish ends the connection once the read side is done: a violation is

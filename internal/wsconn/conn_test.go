@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +31,36 @@ type server struct {
 type countingConn struct {
 	net.Conn
 	writes *atomic.Int64
+}
+
+// SyscallConn lets wsconn wait for the connection with its poller, as it
+// does for a real socket (withoutPoller turns that off).
+func (c countingConn) SyscallConn() (syscall.RawConn, error) {
+	return c.Conn.(syscall.Conn).SyscallConn()
+}
+
+// plainCountingConn has no descriptor to poll: wsconn waits for it on a
+// goroutine of its own, as on systems without epoll.
+type plainCountingConn struct{ countingConn }
+
+func (plainCountingConn) SyscallConn() {}
+
+// withoutPoller makes start serve its connection without the poller.
+var withoutPoller atomic.Bool
+
+// TestWithoutPoller runs the behaviour tests again with a connection that
+// waits on its own goroutine.
+func TestWithoutPoller(t *testing.T) {
+	withoutPoller.Store(true)
+	defer withoutPoller.Store(false)
+	for name, test := range map[string]func(*testing.T){
+		"Echo": TestEcho, "Order": TestQueuedFramesAreWrittenInOrderInFewWrites, "Fragments": TestFragmentedMessageIsReassembled,
+		"Violations": TestViolationsCloseWithTheirCode, "PeerClose": TestPeerCloseIsEchoed,
+		"Pings": TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped, "SlowConsumer": TestSlowConsumerIsCutOff,
+		"CloseFlushes": TestCloseFlushesQueuedFramesThenCloseFrame, "PingFlood": TestPingFloodWithoutReadingIsCutOff,
+	} {
+		t.Run(name, test)
+	}
 }
 
 func (c countingConn) Write(p []byte) (int, error) {
@@ -55,7 +86,11 @@ func start(t *testing.T, cfg wsconn.Config, onText func(c *wsconn.Conn, p []byte
 			s.result <- err
 			return
 		}
-		c := wsconn.New(countingConn{nc, s.writes}, nil, cfg)
+		var wrapped net.Conn = countingConn{nc, s.writes}
+		if withoutPoller.Load() {
+			wrapped = plainCountingConn{countingConn{nc, s.writes}}
+		}
+		c := wsconn.New(wrapped, nil, cfg)
 		s.conn <- c
 		s.result <- c.Serve(context.Background(), func(p []byte) {
 			if onText != nil {

@@ -106,10 +106,13 @@ func (c *Conn) awaitByte() error {
 	}
 }
 
-// readBurst reads and handles frames, with a pooled buffer, until the
-// buffer is empty at a frame boundary (nil to the waiter: wait again) or
-// the connection must end.
-func (c *Conn) readBurst() {
+// readBurst reads and handles frames for the waiter (readPooled).
+func (c *Conn) readBurst() { c.wake <- c.readPooled() }
+
+// readPooled reads and handles frames with a pooled buffer until the
+// buffer is empty at a frame boundary (nil: wait again) or the connection
+// must end.
+func (c *Conn) readPooled() error {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(firstThen{c})
 	c.br = br
@@ -119,7 +122,7 @@ func (c *Conn) readBurst() {
 		br.Reset(nil)
 		readers.Put(br)
 	} // else c.br stays, for linger
-	c.wake <- err
+	return err
 }
 
 // readers are the read buffers of connections being read.

@@ -70,7 +70,7 @@ func (c *Conn) writeLoop() {
 		if closeSent {
 			// Wake the read loop so it waits for the peer's close reply
 			// at most closeGrace.
-			_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace))
+			c.wakeForClose()
 		}
 	}
 }
