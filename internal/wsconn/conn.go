@@ -5,10 +5,12 @@
 //
 // Concurrency rules: messages reach the onText callback in order, one at a
 // time. Send, SendFramed and Close may be called from any goroutine and
-// never block. An idle connection costs one goroutine that only waits (for
-// the next frame, sending pings) with the smallest stack, and no read
-// buffer; the goroutine that reads a burst of frames, and the writer,
-// exist only while there is something to read or write.
+// never block. On Linux an idle connection has no goroutine and no read
+// buffer: the process's epoll instance waits for all of them and a timer
+// sends the pings (idle.go, poll_linux.go); elsewhere one small goroutine
+// per connection only waits (read.go). The goroutine that reads a burst of
+// frames, and the writer, exist only while there is something to read or
+// write.
 package wsconn
 
 import (
@@ -20,6 +22,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -44,6 +47,10 @@ type Config struct {
 	// WriteWait is the deadline of one write; a peer that does not read for
 	// this long is cut off. Default 10 s.
 	WriteWait time.Duration
+	// ParkAfter is the silence after which a connection's waiting
+	// goroutine ends and the process's poller waits for it (Linux).
+	// Default 5 s.
+	ParkAfter time.Duration
 }
 
 // Defaults for Config, with their reasons.
@@ -54,6 +61,7 @@ const (
 	DefaultPingPeriod     = 25 * time.Second     // below the 30–60 s idle timeouts of common proxies
 	DefaultPongWait       = 60 * time.Second     // more than two ping periods: one lost pong is not fatal
 	DefaultWriteWait      = 10 * time.Second     // a healthy peer drains a socket buffer far faster
+	DefaultParkAfter      = 5 * time.Second      // most connections are quiet most of the time; an active one keeps its goroutine
 	closeGrace            = time.Second          // how long to wait for the peer's close reply
 	readBufferSize        = 1024                 // a burst of commands; pooled, held only while reading
 	coalesceWindow        = 2 * time.Millisecond // see writeLoop
@@ -85,6 +93,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.WriteWait <= 0 {
 		c.WriteWait = DefaultWriteWait
+	}
+	if c.ParkAfter <= 0 {
+		c.ParkAfter = DefaultParkAfter
 	}
 }
 
@@ -120,14 +131,17 @@ type Conn struct {
 	msg       []byte // a fragmented message being put together
 	inMessage bool
 
-	// The idle side (idle.go): with a poller, no goroutine waits.
-	rmu      sync.Mutex
-	rstate   int
-	lastSeen time.Time
-	timer    *time.Timer
-	poll     *poller
-	pollID   uint64
-	fd       int
+	lastSeen time.Time // when the peer last began a frame
+	pinged   time.Time // when the waiting goroutine last sent a ping
+	noPark   bool      // the poller cannot take this connection
+
+	// Parking (idle.go): a silent connection waits in the poller.
+	rmu    sync.Mutex
+	rstate int
+	timer  *time.Timer
+	poll   *poller
+	pollID uint64
+	rc     syscall.RawConn
 
 	mu      sync.Mutex // guards the fields below; never held during I/O
 	queue   []frame
@@ -253,11 +267,11 @@ func (c *Conn) enqueueLocked(f frame) {
 }
 
 // terminate closes the network connection; the read side then ends (a
-// waiting goroutine's read fails; a polled idle connection is ended here,
-// as its descriptor leaves the epoll set without an event).
+// waiting goroutine's read fails; a parked connection is ended here, as
+// its descriptor leaves the epoll set without an event).
 func (c *Conn) terminate() {
 	c.closeOnce.Do(func() { _ = c.conn.Close() })
-	c.endIdle(errClosed)
+	c.endParked(errClosed)
 }
 
 // errClosed reports a connection that ended without a close frame.
@@ -281,17 +295,16 @@ func (c *Conn) Serve(ctx context.Context, onText func(payload []byte)) error {
 func (c *Conn) Start(ctx context.Context, onText func(payload []byte), onEnd func(error)) {
 	c.onText, c.onEnd = onText, onEnd
 	c.lastSeen = time.Now()
+	c.wake = make(chan error)
 	c.stopCtx = context.AfterFunc(ctx, func() { c.Close(ws.StatusGoingAway, "server shutting down") })
-	if !c.startPolled() {
-		c.wake = make(chan error)
-		go c.wait()
-	}
+	go c.wait()
 }
 
 // finish ends the connection once the read side is done: a violation is
 // answered with its close code, our close frame goes out, the peer gets a
 // moment to read it, and then the network connection is closed.
 func (c *Conn) finish(err error) {
+	c.leavePoller()
 	c.stopCtx()
 	if errors.Is(err, errHandshakeDone) {
 		err = nil // the close handshake is answered in control

@@ -45,20 +45,34 @@ type plainCountingConn struct{ countingConn }
 
 func (plainCountingConn) SyscallConn() {}
 
-// withoutPoller makes start serve its connection without the poller.
-var withoutPoller atomic.Bool
+// withoutPoller makes start serve its connection without the poller;
+// parkAtOnce makes it park the connection after 1 ms of silence.
+var withoutPoller, parkAtOnce atomic.Bool
+
+// behaviour is what TestWithoutPoller and TestParked run again.
+var behaviour = map[string]func(*testing.T){
+	"Echo": TestEcho, "Order": TestQueuedFramesAreWrittenInOrderInFewWrites, "Fragments": TestFragmentedMessageIsReassembled,
+	"Violations": TestViolationsCloseWithTheirCode, "PeerClose": TestPeerCloseIsEchoed,
+	"Pings": TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped, "SlowConsumer": TestSlowConsumerIsCutOff,
+	"CloseFlushes": TestCloseFlushesQueuedFramesThenCloseFrame, "PingFlood": TestPingFloodWithoutReadingIsCutOff,
+}
+
+// TestParked runs the behaviour tests again with connections that are
+// handed to the poller whenever they are silent for a millisecond.
+func TestParked(t *testing.T) {
+	parkAtOnce.Store(true)
+	defer parkAtOnce.Store(false)
+	for name, test := range behaviour {
+		t.Run(name, test)
+	}
+}
 
 // TestWithoutPoller runs the behaviour tests again with a connection that
 // waits on its own goroutine.
 func TestWithoutPoller(t *testing.T) {
 	withoutPoller.Store(true)
 	defer withoutPoller.Store(false)
-	for name, test := range map[string]func(*testing.T){
-		"Echo": TestEcho, "Order": TestQueuedFramesAreWrittenInOrderInFewWrites, "Fragments": TestFragmentedMessageIsReassembled,
-		"Violations": TestViolationsCloseWithTheirCode, "PeerClose": TestPeerCloseIsEchoed,
-		"Pings": TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped, "SlowConsumer": TestSlowConsumerIsCutOff,
-		"CloseFlushes": TestCloseFlushesQueuedFramesThenCloseFrame, "PingFlood": TestPingFloodWithoutReadingIsCutOff,
-	} {
+	for name, test := range behaviour {
 		t.Run(name, test)
 	}
 }
@@ -89,6 +103,9 @@ func start(t *testing.T, cfg wsconn.Config, onText func(c *wsconn.Conn, p []byte
 		var wrapped net.Conn = countingConn{nc, s.writes}
 		if withoutPoller.Load() {
 			wrapped = plainCountingConn{countingConn{nc, s.writes}}
+		}
+		if parkAtOnce.Load() {
+			cfg.ParkAfter = time.Millisecond
 		}
 		c := wsconn.New(wrapped, nil, cfg)
 		s.conn <- c

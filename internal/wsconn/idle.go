@@ -6,80 +6,77 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// With a poller (poll_linux.go) an idle connection has no goroutine at
-// all: the poller hands it to readable when bytes arrive, and a timer
-// (onTimer) sends the pings and ends a silent connection. The read state
-// says who owns the read side; rmu guards it, lastSeen and the timer.
+// A connection silent for ParkAfter is parked: its waiting goroutine ends
+// and the process's poller (poll_linux.go) waits for it instead, so an
+// idle connection has no goroutine at all; a timer (onTimer) sends its
+// pings and ends it if it stays silent, as the goroutine would. When bytes
+// arrive, readable starts a waiting goroutine again: active connections
+// wait on goroutines of their own, which Go's scheduler wakes with the
+// least delay. rmu guards the read state, the timer, and lastSeen while
+// parked.
 const (
-	rIdle    = iota // waiting: registered with the poller, timer armed
-	rReading        // a goroutine reads the burst (pollBurst)
-	rEnded          // finish runs or ran
+	rActive = iota // a goroutine waits or reads (wait)
+	rParked        // the poller waits; the timer is armed
+	rEnded         // finish runs or ran
 )
 
-// startPolled registers c with the poller; false if it cannot be (then
-// the caller waits on a goroutine).
-func (c *Conn) startPolled() bool {
-	p, fd := pollerFor(c)
-	if p == nil {
-		return false
+// park hands a silent connection to the poller; false if it cannot be
+// (no epoll, no descriptor: it then never tries again).
+func (c *Conn) park() bool {
+	if c.poll == nil {
+		p, rc := pollerFor(c)
+		if p == nil {
+			c.noPark = true
+			return false
+		}
+		c.rmu.Lock()
+		c.poll, c.rstate = p, rParked
+		c.timer = time.AfterFunc(c.idleWaitLocked(), c.onTimer)
+		c.rmu.Unlock()
+		if err := p.add(c, rc); err != nil {
+			c.unpark()
+			return false
+		}
+		return true
 	}
 	c.rmu.Lock()
-	c.poll, c.rstate = p, rIdle
-	c.timer = time.AfterFunc(c.idleWaitLocked(), c.onTimer)
+	c.rstate = rParked
+	c.timer.Reset(c.idleWaitLocked())
 	c.rmu.Unlock()
-	if err := p.add(c, fd); err != nil {
-		c.rmu.Lock()
-		c.timer.Stop()
-		c.poll = nil
-		c.rmu.Unlock()
+	if err := c.poll.rearm(c); err != nil {
+		c.unpark()
 		return false
-	}
-	if c.src != c.conn {
-		c.readable() // the upgrade had buffered bytes: read them now
 	}
 	return true
 }
 
-// readable takes an idle connection whose peer sent something.
+// unpark undoes a park that failed: the goroutine goes on waiting.
+func (c *Conn) unpark() {
+	c.rmu.Lock()
+	c.rstate = rActive
+	c.timer.Stop()
+	c.rmu.Unlock()
+	c.noPark = true
+}
+
+// readable takes a parked connection whose peer sent something.
 func (c *Conn) readable() {
 	c.rmu.Lock()
-	if c.rstate != rIdle {
+	if c.rstate != rParked {
 		c.rmu.Unlock()
 		return
 	}
-	c.rstate = rReading
+	c.rstate = rActive
 	c.timer.Stop()
-	c.lastSeen = time.Now()
 	c.rmu.Unlock()
-	go c.pollBurst()
+	go c.wait() // the first byte is there: it reads at once
 }
 
-// pollBurst reads what arrived, then waits again (re-armed) or ends.
-func (c *Conn) pollBurst() {
-	_ = c.conn.SetReadDeadline(c.frameDeadline())
-	err := c.readPooled()
-	if err != nil {
-		c.end(err)
-		return
-	}
-	c.rmu.Lock()
-	if c.rstate != rReading {
-		c.rmu.Unlock()
-		return
-	}
-	c.rstate = rIdle
-	c.timer.Reset(c.idleWaitLocked())
-	c.rmu.Unlock()
-	if err := c.poll.rearm(c); err != nil {
-		c.endIdle(err) // the connection was closed meanwhile
-	}
-}
-
-// onTimer runs when an idle connection has been silent for a ping period,
-// for the pong wait, or past the close grace.
+// onTimer runs when a parked connection has been silent for a ping
+// period, for the pong wait, or past the close grace.
 func (c *Conn) onTimer() {
 	c.rmu.Lock()
-	if c.rstate != rIdle {
+	if c.rstate != rParked {
 		c.rmu.Unlock()
 		return
 	}
@@ -88,28 +85,31 @@ func (c *Conn) onTimer() {
 	switch {
 	case closing && !closeBy.IsZero() && !now.Before(closeBy):
 		c.rmu.Unlock()
-		c.endIdle(errClosed) // the peer did not answer our close frame
+		c.endParked(errClosed) // the peer did not answer our close frame
 		return
 	case now.Sub(c.lastSeen) >= c.cfg.PongWait:
 		c.rmu.Unlock()
-		c.endIdle(errPingTimeout)
+		c.endParked(errPingTimeout)
 		return
-	case !closing:
+	case !closing && now.Sub(c.lastSeen) >= c.cfg.PingPeriod:
 		go c.control0(ws.OpPing, nil)
 	}
 	c.timer.Reset(c.idleWaitLocked())
 	c.rmu.Unlock()
 }
 
-// idleWaitLocked is how long an idle connection waits before onTimer:
-// a ping period, or less if the pong wait or the close grace ends first.
+// idleWaitLocked is how long a parked connection waits before onTimer:
+// until its next ping is due, or less if the pong wait or the close grace
+// ends first.
 func (c *Conn) idleWaitLocked() time.Duration {
 	now := time.Now()
-	d := min(c.lastSeen.Add(c.cfg.PongWait).Sub(now), c.cfg.PingPeriod)
+	silent := now.Sub(c.lastSeen)
+	d := c.cfg.PingPeriod - silent%c.cfg.PingPeriod
+	d = min(d, c.cfg.PongWait-silent)
 	if closing, closeBy := c.closeState(); closing && !closeBy.IsZero() {
 		d = min(d, closeBy.Sub(now))
 	}
-	return max(d, 0)
+	return max(d, time.Millisecond)
 }
 
 // closeState reads the outbox's closing state.
@@ -119,48 +119,41 @@ func (c *Conn) closeState() (closing bool, closeBy time.Time) {
 	return c.closing, c.closeBy
 }
 
-// frameDeadline bounds reading the frames of a burst: the pong wait, or
-// what is left of the close grace.
-func (c *Conn) frameDeadline() time.Time {
-	d := time.Now().Add(c.cfg.PongWait)
-	if closing, closeBy := c.closeState(); closing && !closeBy.IsZero() && closeBy.Before(d) {
-		d = closeBy
-	}
-	return d
-}
-
 // wakeForClose makes the read side wait for the peer's close reply at most
 // closeGrace from now (our close frame is out).
 func (c *Conn) wakeForClose() {
-	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace)) // a goroutine reading
+	_ = c.conn.SetReadDeadline(time.Now().Add(closeGrace)) // a waiting goroutine
 	c.rmu.Lock()
-	if c.poll != nil && c.rstate == rIdle {
+	if c.rstate == rParked {
 		c.timer.Reset(closeGrace)
 	}
 	c.rmu.Unlock()
 }
 
-// endIdle ends a polled connection if it is idle (a reading goroutine
-// ends it itself when its read fails).
-func (c *Conn) endIdle(err error) {
+// endParked ends a parked connection (an active one ends through its
+// goroutine, whose read fails once the connection is closed).
+func (c *Conn) endParked(err error) {
 	c.rmu.Lock()
-	idle := c.poll != nil && c.rstate == rIdle
-	c.rmu.Unlock()
-	if idle {
-		c.end(err)
-	}
-}
-
-// end ends the read side of a polled connection, once.
-func (c *Conn) end(err error) {
-	c.rmu.Lock()
-	if c.rstate == rEnded {
+	if c.rstate != rParked {
 		c.rmu.Unlock()
 		return
 	}
 	c.rstate = rEnded
 	c.timer.Stop()
 	c.rmu.Unlock()
-	c.poll.remove(c)
 	go c.finish(err) // never on the writer's goroutine: finish waits for it
+}
+
+// leavePoller marks the read side ended and forgets the connection in the
+// poller; finish calls it first.
+func (c *Conn) leavePoller() {
+	c.rmu.Lock()
+	c.rstate = rEnded
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	c.rmu.Unlock()
+	if c.poll != nil {
+		c.poll.remove(c)
+	}
 }

@@ -5,6 +5,7 @@ package wsconn
 import (
 	"sync"
 	"syscall"
+	"time"
 )
 
 // poller waits for readability of every idle connection of the process on
@@ -20,17 +21,24 @@ type poller struct {
 	next  uint64
 }
 
-// thePoller is made on first use; nil if epoll is not available, and then
-// connections wait on goroutines of their own.
-var thePoller = sync.OnceValue(func() *poller {
-	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil
-	}
-	p := &poller{epfd: fd, conns: make(map[uint64]*Conn)}
-	go p.run()
-	return p
-})
+// thePoller returns the process's poller, made on first use; nil if epoll
+// is not available (connections then keep their waiting goroutines).
+func thePoller() *poller {
+	pollerOnce.Do(func() {
+		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			return
+		}
+		pollerVal = &poller{epfd: fd, conns: make(map[uint64]*Conn)}
+		go pollerVal.run()
+	})
+	return pollerVal
+}
+
+var (
+	pollerOnce sync.Once
+	pollerVal  *poller
+)
 
 const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 
@@ -39,7 +47,10 @@ func (p *poller) run() {
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
 		if err != nil {
-			continue // EINTR
+			if err != syscall.EINTR {
+				time.Sleep(10 * time.Millisecond) // not expected; never spin
+			}
+			continue
 		}
 		for _, ev := range events[:n] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
@@ -53,16 +64,15 @@ func (p *poller) run() {
 	}
 }
 
-// add registers c (whose descriptor is fd) and arms it.
-func (p *poller) add(c *Conn, fd int) error {
+// add registers c and arms it.
+func (p *poller) add(c *Conn, rc syscall.RawConn) error {
 	p.mu.Lock()
 	p.next++
 	id := p.next
-	c.pollID, c.fd = id, fd // before the poller can find c
+	c.pollID, c.rc = id, rc // before the poller can find c
 	p.conns[id] = c
 	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := p.ctl(c, syscall.EPOLL_CTL_ADD); err != nil {
 		p.remove(c)
 		return err
 	}
@@ -70,9 +80,18 @@ func (p *poller) add(c *Conn, fd int) error {
 }
 
 // rearm waits for c's next readability.
-func (p *poller) rearm(c *Conn) error {
+func (p *poller) rearm(c *Conn) error { return p.ctl(c, syscall.EPOLL_CTL_MOD) }
+
+// ctl runs epoll_ctl on c's descriptor while the descriptor is held
+// (RawConn.Control): a connection closed meanwhile fails here, and its
+// number, reused by a new connection, is never touched.
+func (p *poller) ctl(c *Conn, op int) error {
+	var err error
 	ev := syscall.EpollEvent{Events: pollEvents, Fd: int32(uint32(c.pollID)), Pad: int32(uint32(c.pollID >> 32))}
-	return syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, c.fd, &ev)
+	if cerr := c.rc.Control(func(fd uintptr) { err = syscall.EpollCtl(p.epfd, op, int(fd), &ev) }); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // remove forgets c; closing its descriptor takes it out of the epoll set.
@@ -84,19 +103,15 @@ func (p *poller) remove(c *Conn) {
 
 // pollerFor returns the poller and c's descriptor, or nil if c's
 // connection has no descriptor (a pipe, a wrapper) or there is no poller.
-func pollerFor(c *Conn) (*poller, int) {
+func pollerFor(c *Conn) (*poller, syscall.RawConn) {
 	p := thePoller()
 	sc, ok := c.conn.(syscall.Conn)
 	if p == nil || !ok {
-		return nil, 0
+		return nil, nil
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return nil, 0
+		return nil, nil
 	}
-	fd := -1
-	if rc.Control(func(d uintptr) { fd = int(d) }) != nil || fd < 0 {
-		return nil, 0
-	}
-	return p, fd
+	return p, rc
 }

@@ -33,16 +33,24 @@ var errPingTimeout = errors.New("wsconn: no frame from the peer within the pong 
 // errHandshakeDone ends the read side after a completed close handshake.
 var errHandshakeDone = errors.New("wsconn: close handshake done")
 
-// wait is the connection's long-lived goroutine, and all it does is wait:
+// errParked ends the waiting goroutine of a connection that went quiet:
+// the process's poller waits for it now (idle.go).
+var errParked = errors.New("wsconn: parked in the poller")
+
+// wait is the goroutine of an active connection, and all it does is wait:
 // for the first byte of the next frame (with the ping and pong-wait
 // deadlines), then for a short-lived goroutine to read and handle what
-// arrived. It never calls anything deep, so an idle connection's only
-// goroutine keeps the smallest stack; and it holds no read buffer (each
-// wake borrows one from a pool). When the connection ends it hands the
-// cleanup to a goroutine of its own and returns.
+// arrived. It never calls anything deep, so it keeps the smallest stack;
+// and it holds no read buffer (each burst borrows one from a pool). After
+// ParkAfter of silence it hands the connection to the process's poller
+// and returns; when the connection ends it hands the cleanup to a
+// goroutine of its own and returns.
 func (c *Conn) wait() {
 	for {
 		err := c.awaitByte()
+		if err == errParked {
+			return
+		}
 		if err == nil {
 			go c.readBurst()
 			err = <-c.wake
@@ -63,6 +71,9 @@ func (c *Conn) awaitByte() error {
 	for {
 		now := time.Now()
 		deadline := min(c.lastSeen.Add(c.cfg.PongWait).UnixNano(), now.Add(c.cfg.PingPeriod).UnixNano())
+		if !c.noPark {
+			deadline = min(deadline, max(c.lastSeen.Add(c.cfg.ParkAfter).UnixNano(), now.Add(time.Millisecond).UnixNano()))
+		}
 		c.mu.Lock()
 		closing, closeBy := c.closing, c.closeBy
 		c.mu.Unlock()
@@ -101,18 +112,19 @@ func (c *Conn) awaitByte() error {
 			return errClosed // the peer did not answer our close frame
 		case now.Sub(c.lastSeen) >= c.cfg.PongWait:
 			return errPingTimeout
+		case !closing && !c.noPark && now.Sub(c.lastSeen) >= c.cfg.ParkAfter && c.park():
+			return errParked
+		case now.Sub(c.pinged) >= c.cfg.PingPeriod && now.Sub(c.lastSeen) >= c.cfg.PingPeriod:
+			c.pinged = now
+			go c.control0(ws.OpPing, nil) // queueing allocates: not on the waiter's stack
 		}
-		go c.control0(ws.OpPing, nil) // queueing allocates: not on the waiter's stack
 	}
 }
 
-// readBurst reads and handles frames for the waiter (readPooled).
-func (c *Conn) readBurst() { c.wake <- c.readPooled() }
-
-// readPooled reads and handles frames with a pooled buffer until the
-// buffer is empty at a frame boundary (nil: wait again) or the connection
-// must end.
-func (c *Conn) readPooled() error {
+// readBurst reads and handles frames with a pooled buffer until the
+// buffer is empty at a frame boundary (nil to the waiting goroutine: wait
+// again) or the connection must end.
+func (c *Conn) readBurst() {
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(firstThen{c})
 	c.br = br
@@ -122,7 +134,7 @@ func (c *Conn) readPooled() error {
 		br.Reset(nil)
 		readers.Put(br)
 	} // else c.br stays, for linger
-	return err
+	c.wake <- err
 }
 
 // readers are the read buffers of connections being read.
