@@ -43,6 +43,7 @@ type ServeConfig struct {
 	NickHold        time.Duration
 	PresenceLimit   int
 	FanoutWindow    time.Duration
+	ParkAfter       time.Duration
 	OutboxMessages  int
 	OutboxBytes     int
 	SendBuffer      int
@@ -96,6 +97,8 @@ func (m *Main) flags() *flagSet {
 	fs.intVar(&c.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", 64<<10, "hard cap on one WebSocket frame; a larger frame closes the connection (1009)")
 	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
 	fs.intVar(&c.Burst, "burst", "PARLEY_BURST", node.DefaultBurst, "commands one connection may give at once before the rate applies")
+	fs.durationVar(&c.ParkAfter, "park-after", "PARLEY_PARK_AFTER", wsconn.DefaultParkAfter,
+		"a WebSocket silent this long is waited for by the process's poller instead of a goroutine of its own (Linux): less memory per idle connection")
 	fs.durationVar(&c.FanoutWindow, "fanout-window", "PARLEY_FANOUT_WINDOW", node.DefaultFanoutWindow,
 		"a busy room of 1,000 members here sends its new messages at most once per window, many per write; other sizes in proportion (100: a tenth), at most 1s; negative: at once")
 	fs.intVar(&c.PresenceLimit, "presence-limit", "PARLEY_PRESENCE_LIMIT", node.DefaultPresenceLimit,
@@ -159,7 +162,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		AllowedOrigins:  splitList(c.AllowedOrigins),
 		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
 		SendBuffer:      c.SendBuffer,
-		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes},
+		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes, ParkAfter: c.ParkAfter},
 		Logger:          m.log,
 	})
 	var compat *socketio.Compat

@@ -5,12 +5,12 @@
 //
 // Concurrency rules: messages reach the onText callback in order, one at a
 // time. Send, SendFramed and Close may be called from any goroutine and
-// never block. On Linux an idle connection has no goroutine and no read
-// buffer: the process's epoll instance waits for all of them and a timer
-// sends the pings (idle.go, poll_linux.go); elsewhere one small goroutine
-// per connection only waits (read.go). The goroutine that reads a burst of
-// frames, and the writer, exist only while there is something to read or
-// write.
+// never block. An active connection has one small goroutine that only
+// waits (read.go); after ParkAfter of silence, on Linux, the process's
+// epoll instance waits for it instead and a timer sends its pings
+// (idle.go, poll_linux.go), so an idle connection has no goroutine and no
+// read buffer. The goroutine that reads a burst of frames, and the writer,
+// exist only while there is something to read or write.
 package wsconn
 
 import (
@@ -49,23 +49,23 @@ type Config struct {
 	WriteWait time.Duration
 	// ParkAfter is the silence after which a connection's waiting
 	// goroutine ends and the process's poller waits for it (Linux).
-	// Default 5 s.
+	// Default 100 ms.
 	ParkAfter time.Duration
 }
 
 // Defaults for Config, with their reasons.
 const (
-	DefaultReadLimit      = 64 << 10             // far above any chat command; bounds memory per reader
-	DefaultOutboxMessages = 1024                 // a burst of a busy room; a reader this far behind is not reading
-	DefaultOutboxBytes    = 4 << 20              // bounds memory per slow reader
-	DefaultPingPeriod     = 25 * time.Second     // below the 30–60 s idle timeouts of common proxies
-	DefaultPongWait       = 60 * time.Second     // more than two ping periods: one lost pong is not fatal
-	DefaultWriteWait      = 10 * time.Second     // a healthy peer drains a socket buffer far faster
-	DefaultParkAfter      = 5 * time.Second      // most connections are quiet most of the time; an active one keeps its goroutine
-	closeGrace            = time.Second          // how long to wait for the peer's close reply
-	readBufferSize        = 1024                 // a burst of commands; pooled, held only while reading
-	coalesceWindow        = 2 * time.Millisecond // see writeLoop
-	maxKeptQueue          = 64                   // a larger batch slice is not reused for the next round of a burst
+	DefaultReadLimit      = 64 << 10               // far above any chat command; bounds memory per reader
+	DefaultOutboxMessages = 1024                   // a burst of a busy room; a reader this far behind is not reading
+	DefaultOutboxBytes    = 4 << 20                // bounds memory per slow reader
+	DefaultPingPeriod     = 25 * time.Second       // below the 30–60 s idle timeouts of common proxies
+	DefaultPongWait       = 60 * time.Second       // more than two ping periods: one lost pong is not fatal
+	DefaultWriteWait      = 10 * time.Second       // a healthy peer drains a socket buffer far faster
+	DefaultParkAfter      = 100 * time.Millisecond // a pause in a burst; then the poller waits, as for most connections most of the time
+	closeGrace            = time.Second            // how long to wait for the peer's close reply
+	readBufferSize        = 1024                   // a burst of commands; pooled, held only while reading
+	coalesceWindow        = 2 * time.Millisecond   // see writeLoop
+	maxKeptQueue          = 64                     // a larger batch slice is not reused for the next round of a burst
 )
 
 // CloseSlowConsumer is the close code of a connection whose outbox

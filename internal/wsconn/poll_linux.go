@@ -3,6 +3,7 @@
 package wsconn
 
 import (
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 // it lives as long as the process.
 type poller struct {
 	epfd  int
+	wait  syscall.RawConn // epfd, waited for by Go's own network poller
 	mu    sync.Mutex
 	conns map[uint64]*Conn
 	next  uint64
@@ -29,7 +31,20 @@ func thePoller() *poller {
 		if err != nil {
 			return
 		}
-		pollerVal = &poller{epfd: fd, conns: make(map[uint64]*Conn)}
+		// The epoll descriptor is itself pollable: Go's runtime waits for
+		// it like for any socket, so the poller's goroutine is woken by the
+		// scheduler's own network poll, not by a thread returning from a
+		// blocking epoll_wait that must win a P back (under load that put
+		// every event behind the global run queue: acks ten times slower).
+		if syscall.SetNonblock(fd, true) != nil {
+			syscall.Close(fd)
+			return
+		}
+		rc, err := os.NewFile(uintptr(fd), "wsconn-epoll").SyscallConn()
+		if err != nil {
+			return
+		}
+		pollerVal = &poller{epfd: fd, wait: rc, conns: make(map[uint64]*Conn)}
 		go pollerVal.run()
 	})
 	return pollerVal
@@ -45,21 +60,24 @@ const pollEvents = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
 func (p *poller) run() {
 	events := make([]syscall.EpollEvent, 256)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		err := p.wait.Read(func(fd uintptr) bool {
+			n, err := syscall.EpollWait(int(fd), events, 0)
+			if n <= 0 || err != nil {
+				return false // nothing ready: wait until the descriptor is readable
+			}
+			for _, ev := range events[:n] {
+				id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+				p.mu.Lock()
+				c := p.conns[id]
+				p.mu.Unlock()
+				if c != nil {
+					c.readable()
+				}
+			}
+			return true
+		})
 		if err != nil {
-			if err != syscall.EINTR {
-				time.Sleep(10 * time.Millisecond) // not expected; never spin
-			}
-			continue
-		}
-		for _, ev := range events[:n] {
-			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			p.mu.Lock()
-			c := p.conns[id]
-			p.mu.Unlock()
-			if c != nil {
-				c.readable()
-			}
+			time.Sleep(10 * time.Millisecond) // not expected; never spin
 		}
 	}
 }
