@@ -57,6 +57,15 @@ func roomOf(t *testing.T, n *node.Node, members int) []*batchOutbox {
 	return outs
 }
 
+// joinedSender is a session "sender" in room "lobby".
+func joinedSender(n *node.Node) *node.Session {
+	var c atomic.Int64
+	s := n.Connect(&outbox{}, countingCodec{&c}, "test")
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: "sender"})
+	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	return s
+}
+
 // messageSeqs returns the seqs of the message events queued on o, in order.
 func messageSeqs(o *batchOutbox) []int64 {
 	o.outbox.mu.Lock()
@@ -95,10 +104,7 @@ func TestQuietRoomDeliversAtOnceBusyRoomInBatches(t *testing.T) {
 	// tell "at once" from "batched" on a loaded machine.
 	n := newNode(t, node.Config{Rate: 1e6, Burst: 1e6, FanoutWindow: 10 * time.Second, PresenceLimit: 10})
 	outs := roomOf(t, n, 100)
-	var c atomic.Int64
-	s := n.Connect(&outbox{}, countingCodec{&c}, "test")
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: "sender"})
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	s := joinedSender(n)
 	time.Sleep(1100 * time.Millisecond) // the room is quiet again
 
 	before := len(outs[99].writes)
@@ -128,10 +134,7 @@ func TestQuietRoomDeliversAtOnceBusyRoomInBatches(t *testing.T) {
 func TestBatchesAreBoundedAndKeepOrder(t *testing.T) {
 	n := newNode(t, node.Config{Rate: 1e6, Burst: 1e6, FanoutWindow: 2 * time.Second, MaxBatch: 8, PresenceLimit: 10})
 	outs := roomOf(t, n, 50)
-	var c atomic.Int64
-	s := n.Connect(&outbox{}, countingCodec{&c}, "test")
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: "sender"})
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	s := joinedSender(n)
 	for i := 0; i < 100; i++ {
 		n.Handle(context.Background(), s, parley.Command{Op: parley.OpSend, Room: "lobby", Text: fmt.Sprint(i)})
 	}
@@ -151,10 +154,7 @@ func TestBatchesAreBoundedAndKeepOrder(t *testing.T) {
 func TestBatchFramesAreTheEventEncoding(t *testing.T) {
 	n := newNode(t, node.Config{Rate: 1e6, Burst: 1e6, FanoutWindow: time.Second, PresenceLimit: 10})
 	outs := roomOf(t, n, 20)
-	var c atomic.Int64
-	s := n.Connect(&outbox{}, countingCodec{&c}, "test")
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: "sender"})
-	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
+	s := joinedSender(n)
 	for i := 0; i < 5; i++ {
 		n.Handle(context.Background(), s, parley.Command{Op: parley.OpSend, Room: "lobby", Text: fmt.Sprint("text ", i)})
 	}

@@ -61,15 +61,23 @@ func (c *Conn) unpark() {
 
 // readable takes a parked connection whose peer sent something.
 func (c *Conn) readable() {
-	c.rmu.Lock()
-	if c.rstate != rParked {
-		c.rmu.Unlock()
-		return
+	if c.takeParked(rActive) {
+		go c.wait() // the first byte is there: it reads at once
 	}
-	c.rstate = rActive
+}
+
+// takeParked moves a parked connection to state to and stops its timer;
+// false if it was not parked (the timer, the poller and terminate race
+// for it).
+func (c *Conn) takeParked(to int) bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rstate != rParked {
+		return false
+	}
+	c.rstate = to
 	c.timer.Stop()
-	c.rmu.Unlock()
-	go c.wait() // the first byte is there: it reads at once
+	return true
 }
 
 // onTimer runs when a parked connection has been silent for a ping
@@ -133,15 +141,9 @@ func (c *Conn) wakeForClose() {
 // endParked ends a parked connection (an active one ends through its
 // goroutine, whose read fails once the connection is closed).
 func (c *Conn) endParked(err error) {
-	c.rmu.Lock()
-	if c.rstate != rParked {
-		c.rmu.Unlock()
-		return
+	if c.takeParked(rEnded) {
+		go c.finish(err) // never on the writer's goroutine: finish waits for it
 	}
-	c.rstate = rEnded
-	c.timer.Stop()
-	c.rmu.Unlock()
-	go c.finish(err) // never on the writer's goroutine: finish waits for it
 }
 
 // leavePoller marks the read side ended and forgets the connection in the
