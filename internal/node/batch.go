@@ -85,6 +85,9 @@ func (n *Node) enqueue(r *room, ev *parley.Event) {
 	if !start {
 		return
 	}
+	if n.window(len(*r.members.Load())) == 0 && n.deliverHere(r) {
+		return
+	}
 	n.mu.RLock()
 	stopped := n.fanStopped
 	if !stopped {
@@ -99,6 +102,38 @@ func (n *Node) enqueue(r *room, ev *parley.Event) {
 		defer n.fanning.Done()
 		n.fanOut(r)
 	}()
+}
+
+// takeLocked moves up to max of the oldest queued events into batch.
+func (q *fanQueue) takeLocked(batch []*parley.Event, max int) []*parley.Event {
+	k := min(len(q.pending), max)
+	batch = append(batch, q.pending[:k]...)
+	rest := copy(q.pending, q.pending[k:])
+	clear(q.pending[rest:])
+	q.pending = q.pending[:rest]
+	q.last = time.Now()
+	return batch
+}
+
+// deliverHere delivers a small room's queue on the publishing goroutine,
+// once — no goroutine to start and schedule for a room of a few people,
+// and the members' frames are queued before the sender's ack, so that a
+// writer can send both at once. It reports whether the queue is empty
+// now; if more came meanwhile, a fan-out goroutine takes it (the caller
+// still owns the queue: running stays set).
+func (n *Node) deliverHere(r *room) bool {
+	q := &r.fan
+	q.mu.Lock()
+	batch := q.takeLocked(nil, n.cfg.MaxBatch)
+	q.mu.Unlock()
+	n.deliverBatch(r, batch)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.pending) == 0 {
+		q.running = false
+		return true
+	}
+	return false
 }
 
 // fanOut delivers r's queued events in batches until the queue is empty.
@@ -116,18 +151,13 @@ func (n *Node) fanOut(r *room) {
 			}
 		}
 		q.mu.Lock()
-		k := min(len(q.pending), n.cfg.MaxBatch)
-		if k == 0 {
+		if len(q.pending) == 0 {
 			q.running = false
 			q.mu.Unlock()
 			return
 		}
-		batch = append(batch[:0], q.pending[:k]...)
-		rest := copy(q.pending, q.pending[k:])
-		clear(q.pending[rest:])
-		q.pending = q.pending[:rest]
-		behind = rest > 0
-		q.last = time.Now()
+		batch = q.takeLocked(batch[:0], n.cfg.MaxBatch)
+		behind = len(q.pending) > 0
 		q.mu.Unlock()
 
 		n.deliverBatch(r, batch)
