@@ -97,16 +97,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // start runs one connection. No goroutine of ours waits for it: wsconn
-// keeps one small goroutine per connection, commands run on the runner's
-// goroutine while there are some, and the end is a callback. The
-// handler's context serves every connection: an idle connection's memory
-// is the point (a context and its registration with the parent cost
-// hundreds of bytes each). Commands end before Disconnect.
+// hands each message over on the short-lived goroutine that reads a burst
+// (its stack may grow: it ends), and the end is a callback, after the last
+// message. Commands are handled there, in order, one at a time; a command
+// that waits (for the store) keeps the connection from being read further,
+// so a client's sends wait in TCP. The handler's context serves every
+// connection: an idle connection's memory is the point (a context and its
+// registration with the parent cost hundreds of bytes each).
 func (h *Handler) start(c *wsconn.Conn, remote string) {
 	s := h.node.Connect(outbox{c}, Codec{}, remote)
-	cmds := &runner{handle: func(p []byte) { h.command(h.ctx, s, p) }}
-	c.Start(h.ctx, cmds.add, func(err error) {
-		cmds.wait()
+	c.Start(h.ctx, func(p []byte) { h.command(h.ctx, s, p) }, func(err error) {
 		h.node.Disconnect(h.ctx, s)
 		h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
 		h.conns.Done()
