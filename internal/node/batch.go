@@ -12,13 +12,15 @@ import (
 // hands it to every member at once — one queue entry and, on WebSocket,
 // one system call per member per batch instead of per event. A room that
 // was quiet delivers its next event at once; a busy one at most once per
-// window (Config.FanoutWindow, scaled down for small rooms), so the cost
-// of a big room's fan-out is spread over many events while its latency
-// stays a few milliseconds.
+// window (Config.FanoutWindow per 1,000 members here, in proportion to the
+// room's size), so the cost of a big room's fan-out is spread over many
+// events. A room of 16 or fewer needs no window and is delivered on the
+// publishing goroutine itself (deliverHere).
 
 // Batch is a room's events encoded by one Codec, handed to every member
-// that speaks it. Only the fan-out goroutine uses it, and only during
-// BatchOutbox.SendBatch: a transport keeps what Joined returns, never b.
+// that speaks it. Only the goroutine delivering the batch uses it, and
+// only during BatchOutbox.SendBatch: a transport keeps what Joined
+// returns, never b.
 type Batch struct {
 	Frames [][]byte // the events' frames, in order
 	joined []byte
@@ -47,7 +49,7 @@ type BatchOutbox interface {
 type fanQueue struct {
 	mu      sync.Mutex
 	pending []*parley.Event
-	running bool      // a fan-out goroutine owns the queue
+	running bool      // a goroutine is delivering the queue (fanOut, or deliverHere)
 	last    time.Time // when the last batch went out
 }
 
