@@ -188,6 +188,66 @@ func TestQueuedFramesAreWrittenInOrderInFewWrites(t *testing.T) {
 	}
 }
 
+// Pre-framed batches (a room's fan-out) and single frames queued together
+// reach the peer in queue order, as separate messages — also when the
+// queue is larger than one copying write (the writev path), and a batch
+// counts as its number of messages against the outbox limit.
+func TestFramedBatchesAndSingleFramesKeepOrder(t *testing.T) {
+	s, c := start(t, wsconn.Config{OutboxMessages: 5000, OutboxBytes: 8 << 20}, nil)
+	conn := <-s.conn
+	var want []string
+	batch := func(prefix string, n, size int) {
+		payloads := make([][]byte, n)
+		for i := range payloads {
+			m := fmt.Sprintf("%s%d-%s", prefix, i, strings.Repeat("x", size))
+			payloads[i] = []byte(m)
+			want = append(want, m)
+		}
+		if !conn.SendFramed(wsconn.AppendText(nil, payloads), n) {
+			t.Fatal("SendFramed refused")
+		}
+	}
+	single := func(m string) {
+		want = append(want, m)
+		if !conn.Send([]byte(m)) {
+			t.Fatal("Send refused")
+		}
+	}
+	batch("a", 10, 20)
+	single("one")
+	batch("b", 300, 400) // ~120 KB: past the copying limit
+	single(strings.Repeat("y", 70000))
+	batch("c", 3, 0)
+	for i, w := range want {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		got, err := wsutil.ReadServerText(c)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if string(got) != w {
+			t.Fatalf("message %d = %.40q; want %.40q", i, got, w)
+		}
+	}
+}
+
+// A batch that would take the outbox past its message limit cuts the
+// connection off as a slow consumer, like single frames do.
+func TestFramedBatchCountsAgainstTheOutboxLimit(t *testing.T) {
+	s, c := start(t, wsconn.Config{OutboxMessages: 10}, nil)
+	conn := <-s.conn
+	payloads := make([][]byte, 11)
+	for i := range payloads {
+		payloads[i] = []byte("m")
+	}
+	if conn.SendFramed(wsconn.AppendText(nil, payloads), len(payloads)) {
+		t.Fatal("a batch of 11 messages was queued on an outbox of 10")
+	}
+	if got := readClose(t, c); got != wsconn.CloseSlowConsumer {
+		t.Errorf("close code = %d; want %d (slow consumer)", got, wsconn.CloseSlowConsumer)
+	}
+	_ = s.wait(t)
+}
+
 // Frames that trickle in one at a time to a busy connection (a chat room
 // under load: one message every 200 µs) are coalesced into few writes;
 // a quiet connection's first frame goes out at once.

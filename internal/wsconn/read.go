@@ -71,12 +71,12 @@ func (c *Conn) awaitByte() error {
 	for {
 		now := time.Now()
 		deadline := min(c.lastSeen.Add(c.cfg.PongWait).UnixNano(), now.Add(c.cfg.PingPeriod).UnixNano())
-		if !c.noPark {
-			deadline = min(deadline, max(c.lastSeen.Add(c.cfg.ParkAfter).UnixNano(), now.Add(time.Millisecond).UnixNano()))
-		}
 		c.mu.Lock()
 		closing, closeBy := c.closing, c.closeBy
 		c.mu.Unlock()
+		if !c.noPark && !closing { // a closing connection is not parked: no short waits for it
+			deadline = min(deadline, max(c.lastSeen.Add(c.cfg.ParkAfter).UnixNano(), now.Add(time.Millisecond).UnixNano()))
+		}
 		if closing && !closeBy.IsZero() {
 			// Our close frame is out: a peer that keeps sending instead of
 			// answering it is not waited for beyond closeBy.
