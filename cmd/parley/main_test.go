@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,11 +30,20 @@ func startServer(t *testing.T, args ...string) *server {
 
 func startServerDB(t *testing.T, db string, args ...string) *server {
 	t.Helper()
-	m := NewMain(io.Discard, func(string) string { return "" })
+	// The server's log, at debug level, is shown when the test fails (or
+	// as it goes with -v).
+	logs := &logBuffer{}
+	m := NewMain(logs, func(string) string { return "" })
 	if testing.Verbose() {
 		m.Stderr = testWriter{t}
+	} else {
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("server log:\n%s", logs.tail(200))
+			}
+		})
 	}
-	flags := append([]string{"--addr", "127.0.0.1:0", "--db", db, "--shutdown-timeout", "5s"}, args...)
+	flags := append([]string{"--addr", "127.0.0.1:0", "--db", db, "--shutdown-timeout", "5s", "--log-level", "debug"}, args...)
 	if err := m.ParseFlags(flags); err != nil {
 		t.Fatalf("ParseFlags: %v", err)
 	}
@@ -44,6 +53,26 @@ func startServerDB(t *testing.T, db string, args ...string) *server {
 	s := &server{Main: m, t: t, db: db}
 	t.Cleanup(func() { _ = m.Close() })
 	return s
+}
+
+// logBuffer keeps a server's log lines for a failing test to show.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// tail returns the last n lines.
+func (b *logBuffer) tail(n int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines[max(0, len(b.lines)-n):], "\n")
 }
 
 type testWriter struct{ t *testing.T }

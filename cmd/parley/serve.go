@@ -152,15 +152,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.store, err = sqlite.Open(ctx, c.DB, sqlite.Options{}); err != nil {
 		return fmt.Errorf("open database %s: %w", c.DB, err)
 	}
+	maxCommandBytes := min(c.MaxFrameBytes, 4*c.MaxTextChars+4096)
 	m.node = node.New(m.store, membroker.New(), markup.New(), node.Config{
 		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
 		PresenceLimit: c.PresenceLimit,
 		FanoutWindow:  c.FanoutWindow,
 		MaxBatch:      max(1, min(node.DefaultMaxBatch, c.OutboxMessages/4)), // an outbox holds several batches
+		// The acks and own events of a full pipeline of the largest
+		// messages fill at most an eighth of an outbox.
+		MaxPipeline: max(1, min(node.DefaultMaxPipeline, c.OutboxMessages/16, c.OutboxBytes/(16*maxCommandBytes))),
 	})
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),
-		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
+		MaxCommandBytes: maxCommandBytes,
 		SendBuffer:      c.SendBuffer,
 		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes, ParkAfter: c.ParkAfter},
 		Logger:          m.log,
@@ -172,7 +176,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.sio, err = socketio.New(m.node, socketio.Config{
 		Namespaces:      splitList(c.SocketIONamespaces),
 		AllowedOrigins:  splitList(c.AllowedOrigins),
-		MaxCommandBytes: min(c.MaxFrameBytes, 4*c.MaxTextChars+4096),
+		MaxCommandBytes: maxCommandBytes,
 		OutboxMessages:  c.OutboxMessages,
 		OutboxBytes:     c.OutboxBytes,
 		Compat:          compat,

@@ -48,7 +48,21 @@ func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 		s.send(s.codec.EncodeError(cmd.Ref, parley.Errorf(parley.ENotAuthenticated, "say hello with a nickname first")))
 		return
 	}
+	if cmd.Op != parley.OpSend && cmd.Op != parley.OpDirect {
+		s.awaitSends()
+	}
 	reply, err := h(n, ctx, s, &cmd)
+	n.answer(s, cmd.Op, cmd.Ref, reply, err)
+	if cmd.Op == parley.OpResume && err == nil && reply != nil {
+		n.afterResume(s, &cmd, reply)
+	}
+	if cmd.Op == parley.OpHello && err == nil {
+		n.afterHello(ctx, s)
+	}
+}
+
+// answer queues the reply to a command, or its error frame.
+func (n *Node) answer(s *Session, op parley.Op, ref string, reply *parley.Reply, err error) {
 	if err != nil && parley.ErrorCode(err) == parley.EInternal && errors.Is(err, context.DeadlineExceeded) {
 		// The store did not answer in time: overload, not a bug.
 		err = &parley.Error{Code: parley.EUnavailable, Message: "the server is busy; retry shortly", RetryAfter: time.Second}
@@ -56,18 +70,12 @@ func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 	switch {
 	case err != nil:
 		if parley.ErrorCode(err) == parley.EInternal {
-			n.log.Error("command failed", "op", cmd.Op, "nick", s.nick, "remote", s.remote, "err", err)
+			n.log.Error("command failed", "op", op, "nick", s.nick, "remote", s.remote, "err", err)
 		}
-		s.send(s.codec.EncodeError(cmd.Ref, err))
+		s.send(s.codec.EncodeError(ref, err))
 	case reply != nil:
-		reply.Op, reply.Ref = cmd.Op, cmd.Ref
+		reply.Op, reply.Ref = op, ref
 		s.send(s.codec.EncodeReply(reply))
-		if cmd.Op == parley.OpResume {
-			n.afterResume(s, &cmd, reply)
-		}
-	}
-	if cmd.Op == parley.OpHello && err == nil {
-		n.afterHello(ctx, s)
 	}
 }
 

@@ -27,6 +27,7 @@ type Config struct {
 	AnnouncementT time.Duration // lifetime of an announcement with none given; default 24h
 	PresenceLimit int           // rooms with more members here get no joined/left events; default 256, negative: no limit
 	MaxBatch      int           // events in one fan-out batch at most, well below the transport's outbox limit (a room producing more per window goes on without waiting); default 256
+	MaxPipeline   int           // sends of one session waiting for the store at most (pipeline.go); each is answered by an ack and the sender's own event, so keep it well below the outbox limit; default 32
 	FanoutWindow  time.Duration // a busy room of 1,000 members here delivers at most once per window, others in proportion (batch.go); default 50ms, negative: every event at once
 	Logger        *slog.Logger  // default slog.Default()
 	Now           func() time.Time
@@ -55,9 +56,12 @@ const (
 	// DefaultMaxBatch: a quarter of the WebSocket outbox's default limit
 	// of 1,024 messages, which must hold a whole batch.
 	DefaultMaxBatch = 256
-	maxClientIDLen  = 64
-	pendingDMLimit  = 1000 // direct messages pushed at login; the rest via history
-	storeTimeout    = 10 * time.Second
+	// DefaultMaxPipeline: enough that a busy connection's sends share
+	// commits; 64 frames (acks and own events) when they come back at once.
+	DefaultMaxPipeline = 32
+	maxClientIDLen     = 64
+	pendingDMLimit     = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout       = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -73,6 +77,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.PresenceLimit, DefaultPresenceLimit)
 	setDefault(&c.FanoutWindow, DefaultFanoutWindow)
 	setDefault(&c.MaxBatch, DefaultMaxBatch)
+	setDefault(&c.MaxPipeline, DefaultMaxPipeline)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

@@ -56,6 +56,20 @@ func (o *outbox) Close(reason error) {
 	}
 }
 
+// await returns the frame answering ref, waiting up to 5 s for it (sends
+// are acked by the session's pipeline, after Handle returned).
+func (o *outbox) await(t *testing.T, ref string) map[string]any {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		if f := o.byRef(ref); f != nil {
+			return f
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer to %q within 5 s", ref)
+		}
+	}
+}
+
 func (o *outbox) last() map[string]any {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -165,7 +179,7 @@ func TestAckComesAfterTheMessageIsStoredAndPublished(t *testing.T) {
 		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
 	}
 	n.Handle(context.Background(), alice, parley.Command{Op: parley.OpSend, Room: "lobby", Text: "x", Ref: "r1"})
-	ack := aliceOut.last()
+	ack := aliceOut.await(t, "r1")
 	msg, _ := ack["msg"].(map[string]any)
 	if ack["type"] != "ack" || msg == nil || msg["seq"] != float64(1) {
 		t.Fatalf("ack = %v; want an ack carrying the stored message (seq 1)", ack)

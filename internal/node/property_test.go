@@ -131,6 +131,12 @@ func (c *pclient) connect(t *testing.T, w *world) {
 	for _, cmd := range c.unacked {
 		w.n.Handle(context.Background(), c.s, cmd)
 	}
+	// Sends are acked by the session's pipeline; any other command is
+	// answered after the acks of the sends before it.
+	w.n.Handle(context.Background(), c.s, parley.Command{Op: parley.OpRooms, Ref: "after-resend"})
+	if c.out.byRef("after-resend") == nil {
+		t.Errorf("%s: no answer to rooms after the resends", c.nick)
+	}
 	c.drain(t)
 }
 

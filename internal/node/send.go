@@ -28,8 +28,9 @@ func (n *Node) sendDirect(ctx context.Context, s *Session, c *parley.Command) (*
 }
 
 // post validates and renders the text, stores the message, publishes it and
-// returns the ack. A ClientID seen before returns the stored original and
-// publishes nothing.
+// acks it: with a Store that queues appends, the ack comes from the
+// session's pipeline (pipeline.go) and post returns no reply. A ClientID
+// seen before is acked with the stored original and publishes nothing.
 func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley.Message) (*parley.Reply, error) {
 	if err := n.checkText(c.Text); err != nil {
 		return nil, err
@@ -39,18 +40,28 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 	}
 	m.From, m.Text, m.ClientID, m.CreatedAt = s.nick, c.Text, c.ClientID, n.cfg.Now().UTC()
 	m.HTML, m.Mentions = n.render.Render(c.Text)
+	if q, ok := n.store.(appendQueuer); ok {
+		n.queueSend(ctx, q, s, c, m)
+		return nil, nil // the pipeline acks
+	}
 	sctx, cancel := storeCtx(ctx)
 	stored, dup, err := n.store.Append(sctx, m)
 	cancel()
 	if err != nil {
 		return nil, err
 	}
+	n.published(ctx, stored, dup)
+	return &parley.Reply{Message: &stored, Duplicate: dup}, nil
+}
+
+// published publishes a stored message, in its room's seq order; a
+// duplicate was published when first stored.
+func (n *Node) published(ctx context.Context, stored parley.Message, dup bool) {
 	if !dup {
 		n.order.publish(stored.Room, stored.Seq, func() {
 			n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
 		})
 	}
-	return &parley.Reply{Message: &stored, Duplicate: dup}, nil
 }
 
 func (n *Node) checkText(text string) error {

@@ -43,6 +43,8 @@ type Session struct {
 	strikes  int
 	typingAt map[string]time.Time
 
+	pipe pipeline // sends waiting for the store (pipeline.go)
+
 	// Written under n.mu at hello and join/leave; read under n.mu, or
 	// without it by the Handle goroutine (the only writer).
 	nick      string
@@ -97,8 +99,10 @@ func (s *Session) room(name string) *room {
 
 // Disconnect removes s from every room and index; others in its rooms see
 // it leave unless the same person is still there from another connection.
-// It must be called once, after the last Handle of s returned.
+// It must be called once, after the last Handle of s returned; it waits
+// for the sends s queued to be answered.
 func (n *Node) Disconnect(ctx context.Context, s *Session) {
+	s.awaitSends()
 	n.mu.Lock()
 	delete(n.sessions, s)
 	var left []string

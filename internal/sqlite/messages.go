@@ -15,14 +15,22 @@ import (
 const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at`
 
 // Append implements parley.Store.
+func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, bool, error) {
+	return s.QueueAppend(ctx, m)()
+}
+
+// QueueAppend puts m in the writer's queue now and returns a function that
+// waits for the outcome of Append. Messages queued one after another are
+// stored in that order — a room's seqs follow it — so a connection may
+// queue its next message while the one before waits for its commit.
 //
 // The common case is one statement: the message is inserted with the
 // room's next seq, kept by the writer (seqs.go); a client_id seen before
 // makes the insert do nothing (the unique index), and then the original is
 // looked up and returned instead — its seq is not used up.
-func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, bool, error) {
+func (s *Store) QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error)) {
 	var dup bool
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	done := s.queue(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		seq, err := s.seqs.next(ctx, tx, m.Room)
 		if err != nil {
 			return fmt.Errorf("next seq of %s: %w", m.Room, err)
@@ -50,10 +58,12 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 		m, dup = prev, true
 		return nil
 	})
-	if err != nil {
-		return parley.Message{}, false, err
+	return func() (parley.Message, bool, error) {
+		if err := done(); err != nil {
+			return parley.Message{}, false, err
+		}
+		return m, dup, nil
 	}
-	return m, dup, nil
 }
 
 // The statements of the append path (prepared in Open).

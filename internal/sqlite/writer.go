@@ -37,34 +37,49 @@ var errBusy = &parley.Error{Code: parley.EUnavailable, Message: "the server is s
 // exec queues fn for the writer and waits for its commit. If ctx ends
 // first, exec returns ctx's error; the write may still be committed.
 func (s *Store) exec(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	return s.queue(ctx, fn)()
+}
+
+// queue puts fn in the writer's queue — writes queued one after another
+// run in that order — and returns a function that waits for its commit
+// (or ctx's end) and reports the outcome. A write refused at admission
+// (a full queue, a closed store) reports that at once.
+func (s *Store) queue(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) (wait func() error) {
 	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	if err := s.enqueue(ctx, req); err != nil {
+		return func() error { return err }
+	}
+	return func() error {
+		select {
+		case err := <-req.done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// enqueue admits req to the writer's queue, waiting at most queueWait for
+// room.
+func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return errClosed
 	}
 	select {
 	case s.reqs <- req:
-		s.mu.RUnlock()
+		return nil
 	default:
-		full := time.NewTimer(queueWait)
-		select {
-		case s.reqs <- req:
-			full.Stop()
-			s.mu.RUnlock()
-		case <-full.C:
-			s.mu.RUnlock()
-			s.refused.Add(1)
-			return errBusy
-		case <-ctx.Done():
-			full.Stop()
-			s.mu.RUnlock()
-			return ctx.Err()
-		}
 	}
+	full := time.NewTimer(queueWait)
+	defer full.Stop()
 	select {
-	case err := <-req.done:
-		return err
+	case s.reqs <- req:
+		return nil
+	case <-full.C:
+		s.refused.Add(1)
+		return errBusy
 	case <-ctx.Done():
 		return ctx.Err()
 	}
