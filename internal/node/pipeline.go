@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/gopool"
 )
 
 // appendQueuer is a Store that can take a message into its write queue at
@@ -16,6 +18,10 @@ import (
 type appendQueuer interface {
 	QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error))
 }
+
+// answerers run the sessions' pipelines: publishing and acking goes deep,
+// and a goroutine started per message grew its stack every time.
+var answerers = gopool.New(250 * time.Millisecond)
 
 // pendingSend is a queued send whose ack waits for the store.
 type pendingSend struct {
@@ -60,7 +66,8 @@ func (n *Node) queueSend(ctx context.Context, q appendQueuer, s *Session, c *par
 	p.running = true
 	p.mu.Unlock()
 	if start {
-		go n.answerSends(context.WithoutCancel(ctx), s)
+		actx := context.WithoutCancel(ctx)
+		answerers.Go(func() { n.answerSends(actx, s) })
 	}
 }
 

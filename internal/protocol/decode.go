@@ -50,12 +50,17 @@ var required = map[parley.Op][]string{
 // can still be matched to its request.
 func Decode(frame []byte) (parley.Command, error) {
 	var c command
-	dec := json.NewDecoder(bytes.NewReader(frame))
-	if err := dec.Decode(&c); err != nil {
-		return parley.Command{Ref: peekRef(frame)}, decodeError(err)
-	}
-	if dec.More() {
-		return parley.Command{Ref: c.Ref}, parley.Errorf(parley.EBadJSON, "one JSON object per frame")
+	if !decodeFast(frame, &c) && json.Unmarshal(frame, &c) != nil {
+		// Rare: look again, more slowly, for the clearest error.
+		c = command{}
+		dec := json.NewDecoder(bytes.NewReader(frame))
+		if err := dec.Decode(&c); err != nil {
+			return parley.Command{Ref: peekRef(frame)}, decodeError(err)
+		}
+		if dec.More() {
+			return parley.Command{Ref: c.Ref}, parley.Errorf(parley.EBadJSON, "one JSON object per frame")
+		}
+		return parley.Command{Ref: c.Ref}, parley.Errorf(parley.EBadJSON, "invalid JSON")
 	}
 	if len(c.Ref) > MaxRefLen {
 		return parley.Command{}, parley.Errorf(parley.EInvalid, "ref is longer than %d bytes", MaxRefLen)

@@ -29,19 +29,22 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 // makes the insert do nothing (the unique index), and then the original is
 // looked up and returned instead — its seq is not used up.
 func (s *Store) QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error)) {
+	// What does not need the transaction is done here, not on the writer.
+	mentions, err := json.Marshal(nonNil(m.Mentions))
+	if err != nil {
+		return func() (parley.Message, bool, error) { return parley.Message{}, false, err }
+	}
+	fromKey, toKey := parley.NickKey(m.From), parley.NickKey(m.To)
+	m.CreatedAt = fromMillis(millis(m.CreatedAt))
 	var dup bool
 	done := s.queue(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		seq, err := s.seqs.next(ctx, tx, m.Room)
 		if err != nil {
 			return fmt.Errorf("next seq of %s: %w", m.Room, err)
 		}
-		mentions, err := json.Marshal(nonNil(m.Mentions))
-		if err != nil {
-			return err
-		}
-		m.Seq, m.CreatedAt = seq, fromMillis(millis(m.CreatedAt))
+		m.Seq = seq
 		err = tx.StmtContext(ctx, s.insertMsg).QueryRowContext(ctx,
-			m.Room, m.Seq, m.From, parley.NickKey(m.From), m.To, parley.NickKey(m.To),
+			m.Room, m.Seq, m.From, fromKey, m.To, toKey,
 			m.Text, m.HTML, string(mentions), m.ClientID, millis(m.CreatedAt)).Scan(&m.ID)
 		switch {
 		case err == nil:
@@ -51,7 +54,7 @@ func (s *Store) QueueAppend(ctx context.Context, m parley.Message) (wait func() 
 			return fmt.Errorf("insert message: %w", err)
 		}
 		// Seen before: the original, stored earlier (maybe in this batch).
-		prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, parley.NickKey(m.From), m.ClientID))
+		prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, fromKey, m.ClientID))
 		if err != nil {
 			return fmt.Errorf("find the original of client_id %q: %w", m.ClientID, err)
 		}

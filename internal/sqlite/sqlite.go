@@ -53,6 +53,9 @@ type Store struct {
 	opts  Options
 
 	reqs       chan *writeReq
+	ckpt       *sql.DB       // one connection, used only by the checkpointer (checkpoint.go)
+	kicks      chan struct{} // commits → checkpointer
+	ckptDone   chan struct{}
 	mu         sync.RWMutex // guards closed against sends on reqs
 	closed     bool
 	writerDone chan struct{}
@@ -100,9 +103,18 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	read.SetMaxOpenConns(opts.ReadConns)
 	read.SetMaxIdleConns(opts.ReadConns)
+	ckpt, err := sql.Open("sqlite", dsn(path, opts, false))
+	if err != nil {
+		_ = write.Close()
+		_ = read.Close()
+		return nil, fmt.Errorf("sqlite: open %s for checkpoints: %w", path, err)
+	}
+	ckpt.SetMaxOpenConns(1)
 	s := &Store{
-		read: read, write: write, opts: opts,
+		read: read, write: write, ckpt: ckpt, opts: opts,
 		reqs:       make(chan *writeReq, 4*opts.MaxBatch),
+		kicks:      make(chan struct{}, 1),
+		ckptDone:   make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
 	for _, p := range []struct {
@@ -112,11 +124,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		if *p.st, err = write.PrepareContext(ctx, p.query); err != nil {
 			_ = write.Close()
 			_ = read.Close()
+			_ = ckpt.Close()
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
 	s.seqs = newSeqs(s.lastSeq, s.saveSeq)
 	go s.writer()
+	go s.checkpointer(ckpt, s.kicks, s.ckptDone)
 	return s, nil
 }
 
@@ -128,6 +142,7 @@ func dsn(path string, opts Options, readOnly bool) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous("+strings.ToUpper(opts.Synchronous)+")")
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walBackstop)) // checkpoint.go
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
@@ -183,7 +198,9 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.writerDone
-	return errors.Join(s.insertMsg.Close(), s.findDup.Close(), s.lastSeq.Close(), s.saveSeq.Close(), s.write.Close(), s.read.Close())
+	close(s.kicks)
+	<-s.ckptDone
+	return errors.Join(s.insertMsg.Close(), s.findDup.Close(), s.lastSeq.Close(), s.saveSeq.Close(), s.write.Close(), s.read.Close(), s.ckpt.Close())
 }
 
 var errClosed = &parley.Error{Code: parley.EUnavailable, Message: "the store is closed"}

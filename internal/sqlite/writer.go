@@ -126,6 +126,7 @@ func (s *Store) writer() {
 			}
 		}
 		s.commit(batch)
+		s.kickCheckpoint()
 		lastCommit = time.Now()
 		clear(batch)
 	}

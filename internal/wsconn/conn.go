@@ -262,7 +262,7 @@ func (c *Conn) enqueueLocked(f frame) {
 	if !c.writing {
 		c.writing = true
 		c.writers.Add(1)
-		go c.writeLoop()
+		workers.Go(c.writeLoop)
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gobwas/ws"
+
+	"github.com/parley-chat/parley/internal/gopool"
 )
 
 // CloseError is a protocol violation by the peer: the connection is closed
@@ -33,6 +35,11 @@ var errPingTimeout = errors.New("wsconn: no frame from the peer within the pong 
 // errHandshakeDone ends the read side after a completed close handshake.
 var errHandshakeDone = errors.New("wsconn: close handshake done")
 
+// workers run the bursts' reading and handling and the writers: a burst's
+// goroutine goes deep (decoding, the command, queuing its answer), and
+// one started per message grew its stack every time (gopool).
+var workers = gopool.New(250 * time.Millisecond)
+
 // errParked ends the waiting goroutine of a connection that went quiet:
 // the process's poller waits for it now (idle.go).
 var errParked = errors.New("wsconn: parked in the poller")
@@ -52,7 +59,7 @@ func (c *Conn) wait() {
 			return
 		}
 		if err == nil {
-			go c.readBurst()
+			workers.Go(c.readBurst)
 			err = <-c.wake
 		}
 		if err != nil {
