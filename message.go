@@ -73,15 +73,35 @@ const (
 	// EventMention is derived by the receiving node from an EventMessage for
 	// each mentioned user; it is never published.
 	EventMention EventKind = "mention"
+
+	// EventHeartbeat says that Node is alive; with Presence, it also says
+	// who is connected to it and in which rooms (a snapshot that replaces
+	// what other nodes knew of it). Nodes only: never sent to clients.
+	EventHeartbeat EventKind = "node.heartbeat"
+	// EventNodeGone says that Node is shutting down: its people are gone.
+	// Nodes only.
+	EventNodeGone EventKind = "node.gone"
 )
+
+// NodePresence is one node's people: who is connected to it, and who is in
+// which of its rooms.
+type NodePresence struct {
+	Users []string            // nicknames with a connection to the node
+	Rooms map[string][]string // room → nicknames in it on the node
+	// Ask: the node wants every other node's presence in their next
+	// heartbeat (it just started, or was cut off from the broker).
+	Ask bool
+}
 
 // Event is something that happened, published through the Broker to every
 // node and delivered by each node to its own connections. Events are shared
 // between goroutines and must not be changed after publishing.
 type Event struct {
 	Kind         EventKind
+	Node         string // the node that published it
 	Room         string
 	Nickname     string
 	Message      *Message
 	Announcement *Announcement
+	Presence     *NodePresence // with EventHeartbeat
 }

@@ -1,42 +1,58 @@
 package node
 
 import (
-	"context"
-
 	"github.com/parley-chat/parley"
 )
 
-// publish hands ev to the broker. A failure is logged: the message (if
-// any) is stored already and reaches clients through history and resume.
-func (n *Node) publish(ctx context.Context, ev *parley.Event) {
-	if err := n.broker.Publish(context.WithoutCancel(ctx), ev); err != nil {
-		n.log.Error("publish", "kind", ev.Kind, "room", ev.Room, "err", err)
-	}
-}
-
-// deliver is the broker subscription: it queues ev on every local session
-// that should see it, encoding it once per Codec.
+// deliver queues ev on every session here that should see it, encoding
+// it once per Codec: this node's events as they are published, other
+// nodes' as they come from the broker (cluster.go). Messages go in their
+// conversation's seq order (sequence.go); mentions of people here at once.
 func (n *Node) deliver(ev *parley.Event) {
-	var fc frameCache
 	switch ev.Kind {
 	case parley.EventAnnouncement:
+		var fc frameCache
 		n.mu.RLock()
 		for _, sessions := range n.users {
 			fc.sendAll(ev, sessions, "")
 		}
 		n.mu.RUnlock()
-	case parley.EventMessage, parley.EventTyping:
+	case parley.EventMessage:
+		if a, b, ok := parley.DMParties(ev.Room); ok && !n.seq.known(ev.Room) {
+			// A direct conversation is followed while one of its two
+			// people is here, from the first message seen.
+			n.mu.RLock()
+			here := len(n.users[a]) > 0 || len(n.users[b]) > 0
+			n.mu.RUnlock()
+			if here {
+				n.seq.follow(ev.Room, 0, n)
+			}
+		}
+		n.seq.message(ev)
+		if !parley.IsDMKey(ev.Room) {
+			n.deliverMentions(ev) // a direct message notifies nobody else
+		}
+	case parley.EventTyping:
 		if a, b, ok := parley.DMParties(ev.Room); ok {
+			var fc frameCache
 			n.deliverDirect(&fc, ev, a, b)
 			return
 		}
 		n.deliverRoom(ev)
-		if ev.Kind == parley.EventMessage {
-			n.deliverMentions(ev)
-		}
 	case parley.EventJoined, parley.EventLeft:
 		n.deliverRoom(ev)
 	}
+}
+
+// deliverMessage hands a message, in its turn (sequence.go), to the room's
+// members here, or to the two people of a direct conversation.
+func (n *Node) deliverMessage(ev *parley.Event) {
+	if a, b, ok := parley.DMParties(ev.Room); ok {
+		var fc frameCache
+		n.deliverDirect(&fc, ev, a, b)
+		return
+	}
+	n.deliverRoom(ev)
 }
 
 // deliverRoom queues ev for the room's members (batch.go); typing skips

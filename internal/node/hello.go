@@ -93,10 +93,12 @@ func (n *Node) afterHello(ctx context.Context, s *Session) {
 	}
 }
 
+// online reports whether the user key is connected here or to another
+// node.
 func (n *Node) online(key string) bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	return len(n.users[key]) > 0
+	return len(n.users[key]) > 0 || n.onlineRemotelyLocked(key)
 }
 
 // newToken returns a session token: 32 random bytes, URL-safe.

@@ -29,6 +29,7 @@ type Config struct {
 	MaxBatch      int           // events in one fan-out batch at most, well below the transport's outbox limit (a room producing more per window goes on without waiting); default 256
 	MaxPipeline   int           // sends of one session waiting for the store at most (pipeline.go); each is answered by an ack and the sender's own event, so keep it well below the outbox limit; default 32
 	FanoutWindow  time.Duration // a busy room of 1,000 members here delivers at most once per window, others in proportion (batch.go); default 50ms, negative: every event at once
+	Heartbeat     time.Duration // how often this node tells the others it is alive; one not heard from for 3 is gone (cluster.go); default 2s
 	Logger        *slog.Logger  // default slog.Default()
 	Now           func() time.Time
 }
@@ -59,9 +60,12 @@ const (
 	// DefaultMaxPipeline: enough that a busy connection's sends share
 	// commits; 64 frames (acks and own events) when they come back at once.
 	DefaultMaxPipeline = 32
-	maxClientIDLen     = 64
-	pendingDMLimit     = 1000 // direct messages pushed at login; the rest via history
-	storeTimeout       = 10 * time.Second
+	// DefaultHeartbeat: a node that dies drops out of other nodes'
+	// presence within 3–4 heartbeats (6–8 s).
+	DefaultHeartbeat = 2 * time.Second
+	maxClientIDLen   = 64
+	pendingDMLimit   = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout     = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -78,6 +82,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.FanoutWindow, DefaultFanoutWindow)
 	setDefault(&c.MaxBatch, DefaultMaxBatch)
 	setDefault(&c.MaxPipeline, DefaultMaxPipeline)
+	setDefault(&c.Heartbeat, DefaultHeartbeat)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -112,7 +117,13 @@ type Node struct {
 	fanning    sync.WaitGroup // rooms' fan-out goroutines (batch.go); Add only under mu with !fanStopped
 	fanStopped bool           // Shutdown waits for fanning: events deliver synchronously from then on
 
-	order *ordered // publishes each room's messages in seq order
+	id          string                 // this node in the cluster (cluster.go)
+	seq         *sequencer             // delivers each conversation's messages in seq order
+	remotes     map[string]*remoteNode // the other nodes and their people; guarded by mu
+	snapshotDue bool                   // the next heartbeat carries this node's presence; guarded by mu
+	hbOnce      sync.Once              // Shutdown stops the heartbeats
+	hbStop      chan struct{}
+	hbDone      chan struct{}
 }
 
 // New returns a Node that stores in store and publishes through broker, and
@@ -124,9 +135,14 @@ func New(store parley.Store, broker parley.Broker, render Renderer, cfg Config) 
 		sessions: make(map[*Session]struct{}),
 		users:    make(map[string][]*Session),
 		rooms:    make(map[string]*room),
-		order:    newOrdered(),
+		id:       newNodeID(),
+		seq:      newSequencer(),
+		remotes:  make(map[string]*remoteNode),
+		hbStop:   make(chan struct{}),
+		hbDone:   make(chan struct{}),
 	}
-	n.unsub = broker.Subscribe(n.deliver)
+	n.unsub = broker.Subscribe(n.receive)
+	go n.heartbeats(n.hbStop, n.hbDone)
 	return n
 }
 
@@ -147,6 +163,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	n.unsub()
+	n.hbOnce.Do(func() {
+		close(n.hbStop)
+		<-n.hbDone
+		n.broadcast(context.Background(), &parley.Event{Kind: parley.EventNodeGone}) // others drop this node's people at once
+	})
 	n.mu.Lock()
 	n.fanStopped = true
 	n.mu.Unlock()

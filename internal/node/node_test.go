@@ -107,7 +107,9 @@ func newNode(t *testing.T, cfg node.Config) *node.Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
-	return node.New(store, membroker.New(), markup.New(), cfg)
+	n := node.New(store, membroker.New(), markup.New(), cfg)
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) }) // runs before the store's Close
+	return n
 }
 
 // connect makes a session that has said hello as nick.

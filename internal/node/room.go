@@ -2,7 +2,6 @@ package node
 
 import (
 	"slices"
-	"sort"
 	"sync/atomic"
 )
 
@@ -61,18 +60,10 @@ func (r *room) removeLocked(s *Session) (lastOfUser bool) {
 	return true
 }
 
-// nicksLocked returns the nicknames in the room, sorted.
-func (r *room) nicksLocked() []string {
-	out := make([]string, 0, len(r.people))
-	for _, p := range r.people {
-		out = append(out, p.nick)
-	}
-	sort.Strings(out)
-	return out
-}
-
+// dropRoomIfEmptyLocked forgets a room nobody here is in any more.
 func (n *Node) dropRoomIfEmptyLocked(r *room) {
 	if len(r.people) == 0 && n.rooms[r.name] == r {
 		delete(n.rooms, r.name)
+		n.seq.forget(r.name)
 	}
 }

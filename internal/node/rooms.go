@@ -22,7 +22,7 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 	if err != nil {
 		return nil, err
 	}
-	n.order.init(name, info.LastSeq+1)
+	n.seq.follow(name, info.LastSeq+1, n)
 	n.mu.Lock()
 	first := false
 	if s.room(name) == nil {
@@ -33,17 +33,17 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 		}
 		first = r.addLocked(s)
 	}
-	r := n.rooms[name]
-	count := len(r.people)
+	_, count := n.membersLocked(name, false)
 	var members []string
 	if n.cfg.PresenceLimit < 0 || count <= n.cfg.PresenceLimit {
 		// A big room's list is not sent with every join: thousands of
 		// joins would each copy, sort and send thousands of names.
-		members = r.nicksLocked()
+		members, count = n.membersLocked(name, true)
 	}
+	elsewhere := first && n.presentRemotelyLocked(name, s.key)
 	n.mu.Unlock()
 	if first {
-		n.publish(ctx, &parley.Event{Kind: parley.EventJoined, Room: name, Nickname: s.nick})
+		n.presenceChanged(ctx, &parley.Event{Kind: parley.EventJoined, Room: name, Nickname: s.nick}, elsewhere)
 	}
 	return &parley.Reply{Room: name, Members: members, Count: count, LastSeq: info.LastSeq}, nil
 }
@@ -57,14 +57,16 @@ func (n *Node) leave(ctx context.Context, s *Session, c *parley.Command) (*parle
 	n.mu.Lock()
 	last := r.removeLocked(s)
 	n.dropRoomIfEmptyLocked(r)
+	elsewhere := last && n.presentRemotelyLocked(r.name, s.key)
 	n.mu.Unlock()
 	if last {
-		n.publish(ctx, &parley.Event{Kind: parley.EventLeft, Room: r.name, Nickname: s.nick})
+		n.presenceChanged(ctx, &parley.Event{Kind: parley.EventLeft, Room: r.name, Nickname: s.nick}, elsewhere)
 	}
 	return &parley.Reply{Room: r.name}, nil
 }
 
-// listRooms lists every room with the number of people in it here.
+// listRooms lists every room with the number of people in it, on every
+// node.
 func (n *Node) listRooms(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
 	ctx, cancel := storeCtx(ctx)
 	defer cancel()
@@ -76,24 +78,33 @@ func (n *Node) listRooms(ctx context.Context, s *Session, c *parley.Command) (*p
 	n.mu.RLock()
 	for i, r := range rooms {
 		out[i] = parley.RoomInfo{Name: r.Name, LastSeq: r.LastSeq}
-		if lr := n.rooms[r.Name]; lr != nil {
-			out[i].Members = len(lr.people)
-		}
+		_, out[i].Members = n.membersLocked(r.Name, false)
 	}
 	n.mu.RUnlock()
 	return &parley.Reply{Rooms: out}, nil
 }
 
-// presence lists who is in a room the session is in.
+// presence lists who is in a room the session is in, on every node.
 func (n *Node) presence(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
 	r, err := n.joined(s, c.Room)
 	if err != nil {
 		return nil, err
 	}
 	n.mu.RLock()
-	members := r.nicksLocked()
+	members, count := n.membersLocked(r.name, true)
 	n.mu.RUnlock()
-	return &parley.Reply{Room: r.name, Members: members, Count: len(members)}, nil
+	return &parley.Reply{Room: r.name, Members: members, Count: count}, nil
+}
+
+// presenceChanged tells the cluster that a user's first session here came
+// into a room or its last one left; the sessions here hear of it only if
+// the user is not in the room on another node (elsewhere).
+func (n *Node) presenceChanged(ctx context.Context, ev *parley.Event, elsewhere bool) {
+	if elsewhere {
+		n.broadcast(ctx, ev)
+		return
+	}
+	n.publish(ctx, ev)
 }
 
 // joined returns the room named by name if the session is in it.

@@ -54,13 +54,11 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 	return &parley.Reply{Message: &stored, Duplicate: dup}, nil
 }
 
-// published publishes a stored message, in its room's seq order; a
-// duplicate was published when first stored.
+// published publishes a stored message (delivered here in its room's seq
+// order by the sequencer); a duplicate was published when first stored.
 func (n *Node) published(ctx context.Context, stored parley.Message, dup bool) {
 	if !dup {
-		n.order.publish(stored.Room, stored.Seq, func() {
-			n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
-		})
+		n.publish(ctx, &parley.Event{Kind: parley.EventMessage, Room: stored.Room, Message: &stored})
 	}
 }
 

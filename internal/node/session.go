@@ -105,10 +105,14 @@ func (n *Node) Disconnect(ctx context.Context, s *Session) {
 	s.awaitSends()
 	n.mu.Lock()
 	delete(n.sessions, s)
-	var left []string
+	type leaving struct {
+		room      string
+		elsewhere bool // the user is in the room on another node
+	}
+	var left []leaving
 	for _, r := range slices.Clone(s.rooms) { // removeLocked edits s.rooms
 		if r.removeLocked(s) {
-			left = append(left, r.name)
+			left = append(left, leaving{r.name, n.presentRemotelyLocked(r.name, s.key)})
 		}
 		n.dropRoomIfEmptyLocked(r)
 	}
@@ -120,8 +124,8 @@ func (n *Node) Disconnect(ctx context.Context, s *Session) {
 	}
 	n.mu.Unlock()
 
-	for _, room := range left {
-		n.publish(ctx, &parley.Event{Kind: parley.EventLeft, Room: room, Nickname: s.nick})
+	for _, l := range left {
+		n.presenceChanged(ctx, &parley.Event{Kind: parley.EventLeft, Room: l.room, Nickname: s.nick}, l.elsewhere)
 	}
 	if s.key != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)

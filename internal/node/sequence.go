@@ -1,0 +1,229 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// sequencer hands each conversation's messages to delivery in seq order,
+// each once, whichever node published them and however they arrived.
+//
+// The store numbers a room's messages; their events reach a node in any
+// order — the senders' goroutines here come back from the store in any
+// order, other nodes' events come through the broker — and the broker may
+// lose some (across an outage) or carry one twice with a local copy. For
+// every conversation with someone here the sequencer knows the next seq to
+// deliver: that one goes at once (on the caller's goroutine), a later one
+// waits, an earlier one was delivered already. If a gap stays open for
+// gapWait, the missing messages are read from the store — so a member here
+// never sees seq 8 before seq 2 and never misses 2 to 7, even when the node
+// that stored them died before publishing.
+type sequencer struct {
+	mu    sync.Mutex
+	rooms map[string]*roomSeq
+}
+
+// roomSeq is one conversation's place in the sequence.
+type roomSeq struct {
+	mu      sync.Mutex                                      // held while delivering, so deliveries keep seq order
+	next    int64                                           // the seq to deliver next; 0 until known
+	held    map[int64]*parley.Event                         // arrived ahead of next
+	filling bool                                            // a gap fill is scheduled or running
+	deliver func(*parley.Event)                             // to the members here
+	fill    func(room string, after int64) []parley.Message // from the store, at most page
+	page    int
+}
+
+// gapWait is how long a message waits for the ones before it before they
+// are read from the store: long enough for a sender's goroutine or the
+// broker to bring them (usually well under a millisecond), short enough
+// that a lost one is not noticed.
+const gapWait = 200 * time.Millisecond
+
+func newSequencer() *sequencer { return &sequencer{rooms: make(map[string]*roomSeq)} }
+
+// known reports whether the sequencer follows room.
+func (q *sequencer) known(room string) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.rooms[room] != nil
+}
+
+// follow starts following room, whose next message has seq next, unless
+// it does already.
+func (q *sequencer) follow(room string, next int64, n *Node) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.rooms[room] == nil {
+		q.rooms[room] = n.newRoomSeq(room, next)
+	}
+}
+
+// forget stops following room (nobody here is in it any more).
+func (q *sequencer) forget(room string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	delete(q.rooms, room)
+}
+
+func (q *sequencer) get(room string) *roomSeq {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.rooms[room]
+}
+
+// followed returns the rooms followed.
+func (q *sequencer) followed() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]string, 0, len(q.rooms))
+	for room := range q.rooms {
+		out = append(out, room)
+	}
+	return out
+}
+
+func (n *Node) newRoomSeq(room string, next int64) *roomSeq {
+	return &roomSeq{
+		next:    next,
+		deliver: n.deliverMessage,
+		page:    n.cfg.HistoryLimit,
+		fill: func(room string, after int64) []parley.Message {
+			if n.stopping() {
+				return nil
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+			defer cancel()
+			msgs, err := n.store.After(ctx, room, after, n.cfg.HistoryLimit)
+			if err != nil {
+				n.log.Warn("fill a gap in a room's messages from the store", "room", room, "after", after, "err", err)
+			}
+			return msgs
+		},
+	}
+}
+
+// message delivers ev (an EventMessage) in its room's order: at once if
+// it is the next, later if some before it are missing, never if it went
+// already. Rooms nobody here follows are not delivered.
+func (q *sequencer) message(ev *parley.Event) {
+	rs := q.get(ev.Room)
+	if rs == nil {
+		return
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	seq := ev.Message.Seq
+	switch {
+	case rs.next == 0 || seq == rs.next:
+		rs.deliver(ev)
+		rs.next = seq + 1
+		rs.flushLocked()
+	case seq < rs.next: // delivered already (a copy, or a gap fill)
+	default:
+		if rs.held == nil {
+			rs.held = make(map[int64]*parley.Event)
+		}
+		rs.held[seq] = ev
+		if !rs.filling {
+			rs.filling = true
+			time.AfterFunc(gapWait, func() { rs.fillGap(ev.Room) })
+		}
+	}
+}
+
+// flushLocked delivers the held messages that are next now.
+func (rs *roomSeq) flushLocked() {
+	for len(rs.held) > 0 {
+		ev, ok := rs.held[rs.next]
+		if !ok {
+			return
+		}
+		delete(rs.held, rs.next)
+		rs.deliver(ev)
+		rs.next++
+	}
+}
+
+// fillGap reads the messages missing before the held ones from the store
+// and delivers them, then what was held. If the store does not have them
+// (numbers given back by a failed commit), delivery goes on from the
+// oldest held.
+func (rs *roomSeq) fillGap(room string) {
+	rs.mu.Lock()
+	if len(rs.held) == 0 {
+		rs.filling = false
+		rs.mu.Unlock()
+		return
+	}
+	after := rs.next - 1
+	rs.mu.Unlock()
+
+	msgs := rs.fill(room, after) // no lock held across the store call
+
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.applyLocked(room, msgs)
+	if len(rs.held) > 0 && len(msgs) == 0 {
+		// Nothing stored after next-1 yet the held ones exist: their
+		// predecessors are not coming. Go on from the oldest held.
+		oldest := int64(0)
+		for seq := range rs.held {
+			if oldest == 0 || seq < oldest {
+				oldest = seq
+			}
+		}
+		rs.next = oldest
+		rs.flushLocked()
+	}
+	if len(rs.held) > 0 {
+		time.AfterFunc(gapWait, func() { rs.fillGap(room) })
+		return
+	}
+	rs.filling = false
+}
+
+// catchUp delivers what the store has after the last delivered message of
+// room: after the broker was cut off, or a node died between storing and
+// publishing.
+func (rs *roomSeq) catchUp(room string) {
+	for {
+		rs.mu.Lock()
+		if rs.next == 0 {
+			rs.mu.Unlock()
+			return
+		}
+		after := rs.next - 1
+		rs.mu.Unlock()
+		msgs := rs.fill(room, after)
+		rs.mu.Lock()
+		rs.applyLocked(room, msgs)
+		rs.mu.Unlock()
+		if len(msgs) < rs.page {
+			return
+		}
+	}
+}
+
+// applyLocked delivers msgs (read from the store, in seq order) from next
+// on, preferring a held live copy, then what was held behind them.
+func (rs *roomSeq) applyLocked(room string, msgs []parley.Message) {
+	for i := range msgs {
+		m := &msgs[i]
+		if m.Seq != rs.next {
+			continue
+		}
+		ev, ok := rs.held[m.Seq]
+		if ok {
+			delete(rs.held, m.Seq)
+		} else {
+			ev = &parley.Event{Kind: parley.EventMessage, Room: room, Message: m}
+		}
+		rs.deliver(ev)
+		rs.next++
+	}
+	rs.flushLocked()
+}
