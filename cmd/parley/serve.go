@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/httpd"
 	"github.com/parley-chat/parley/internal/markup"
-	"github.com/parley-chat/parley/internal/membroker"
 	"github.com/parley-chat/parley/internal/node"
-	"github.com/parley-chat/parley/internal/sqlite"
 	"github.com/parley-chat/parley/internal/transport/socketio"
 	wstransport "github.com/parley-chat/parley/internal/transport/ws"
 	"github.com/parley-chat/parley/internal/wsconn"
@@ -34,6 +33,9 @@ also what "parley" with no subcommand does.
 type ServeConfig struct {
 	Addr            string
 	DB              string
+	Store           string // postgres:// URL; empty: SQLite in DB
+	Broker          string // nats:// or redis:// URL; empty: one node, in memory
+	Heartbeat       time.Duration
 	AllowedOrigins  string
 	AdminToken      string
 	MaxTextChars    int
@@ -67,15 +69,16 @@ type Main struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
-	log   *slog.Logger
-	store *sqlite.Store
-	node  *node.Node
-	ws    *wstransport.Handler
-	sio   *socketio.Server
-	srv   *http.Server
-	ln    net.Listener
-	debug *http.Server // pprof, when DebugAddr is set
-	done  chan error   // the http.Server's Serve result
+	log         *slog.Logger
+	store       parley.Store
+	closeBroker func() error
+	node        *node.Node
+	ws          *wstransport.Handler
+	sio         *socketio.Server
+	srv         *http.Server
+	ln          net.Listener
+	debug       *http.Server // pprof, when DebugAddr is set
+	done        chan error   // the http.Server's Serve result
 }
 
 // NewMain returns a Main with the default configuration.
@@ -90,6 +93,12 @@ func (m *Main) flags() *flagSet {
 	fs := newFlagSet("parley serve", m.Stderr, serveUsage)
 	fs.stringVar(&c.Addr, "addr", "PARLEY_ADDR", ":8080", "listen address (host:port)")
 	fs.stringVar(&c.DB, "db", "PARLEY_DB", "./parley.db", "SQLite database file; created with its schema on first start")
+	fs.stringVar(&c.Store, "store", "PARLEY_STORE", "",
+		"PostgreSQL URL (postgres://user:pass@host/db) for history shared by several nodes; empty: SQLite in --db")
+	fs.stringVar(&c.Broker, "broker", "PARLEY_BROKER", "",
+		"nats://host:4222 or redis://host:6379 to run as one of several nodes; empty: a single node (needs --store with it)")
+	fs.durationVar(&c.Heartbeat, "heartbeat", "PARLEY_HEARTBEAT", node.DefaultHeartbeat,
+		"how often a node tells the others it is alive; one silent for 3 heartbeats is dropped from presence")
 	fs.stringVar(&c.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "",
 		"comma-separated browser origins (https://chat.example.com) allowed to connect besides the server's own; * allows any")
 	fs.stringVar(&c.AdminToken, "admin-token", "PARLEY_ADMIN_TOKEN", "", "bearer token for the admin API (announcements); empty turns the admin API off")
@@ -149,12 +158,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	start := time.Now()
 	c := m.Config
-	if m.store, err = sqlite.Open(ctx, c.DB, sqlite.Options{}); err != nil {
-		return fmt.Errorf("open database %s: %w", c.DB, err)
+	var storeName, brokerName string
+	if m.store, storeName, err = openStore(ctx, &c); err != nil {
+		return err
+	}
+	hook := &reconnectHook{}
+	var broker parley.Broker
+	if broker, m.closeBroker, brokerName, err = openBroker(ctx, &c, m.log, hook); err != nil {
+		_ = m.store.Close()
+		return err
 	}
 	maxCommandBytes := min(c.MaxFrameBytes, 4*c.MaxTextChars+4096)
-	m.node = node.New(m.store, membroker.New(), markup.New(), node.Config{
+	m.node = node.New(m.store, broker, markup.New(), node.Config{
 		MaxTextChars: c.MaxTextChars, Rate: c.Rate, Burst: c.Burst, NickHold: c.NickHold, Logger: m.log,
+		Heartbeat:     c.Heartbeat,
 		PresenceLimit: c.PresenceLimit,
 		FanoutWindow:  c.FanoutWindow,
 		MaxBatch:      max(1, min(node.DefaultMaxBatch, c.OutboxMessages/4)), // an outbox holds several batches
@@ -162,6 +179,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// messages fill at most an eighth of an outbox.
 		MaxPipeline: max(1, min(node.DefaultMaxPipeline, c.OutboxMessages/16, c.OutboxBytes/(16*maxCommandBytes))),
 	})
+	hook.n.Store(m.node)
 	m.ws = wstransport.New(m.node, wstransport.Config{
 		AllowedOrigins:  splitList(c.AllowedOrigins),
 		MaxCommandBytes: maxCommandBytes,
@@ -182,7 +200,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Compat:          compat,
 		Logger:          m.log,
 	}); err != nil {
-		_ = m.store.Close()
+		m.closeBackends()
 		return err
 	}
 	m.srv = &http.Server{
@@ -193,14 +211,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
-		_ = m.store.Close()
+		m.closeBackends()
 		return fmt.Errorf("listen on %s: %w", c.Addr, err)
 	}
 	if c.DebugAddr != "" {
 		dln, err := net.Listen("tcp", c.DebugAddr)
 		if err != nil {
 			_ = m.ln.Close()
-			_ = m.store.Close()
+			m.closeBackends()
 			return fmt.Errorf("listen on %s (debug): %w", c.DebugAddr, err)
 		}
 		mux := http.NewServeMux()
@@ -214,7 +232,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(m.ln) }()
-	m.log.Info("parley is serving", "addr", m.ln.Addr().String(), "db", c.DB,
+	m.log.Info("parley is serving", "addr", m.ln.Addr().String(), "store", storeName, "broker", brokerName, "node", m.node.ID(),
 		"admin_api", c.AdminToken != "", "startup", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -262,9 +280,19 @@ func (m *Main) Close() error {
 	if err := <-m.done; !errors.Is(err, http.ErrServerClosed) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, m.store.Close())
+	errs = append(errs, m.closeBroker(), m.store.Close())
 	m.srv = nil
 	return errors.Join(errs...)
+}
+
+// closeBackends undoes a Run that failed after the store and broker were
+// opened.
+func (m *Main) closeBackends() {
+	if m.node != nil {
+		_ = m.node.Shutdown(context.Background())
+	}
+	_ = m.closeBroker()
+	_ = m.store.Close()
 }
 
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {

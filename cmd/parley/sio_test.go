@@ -58,24 +58,31 @@ type sioClient struct {
 // waits until it is connected.
 func (s *server) sio(version, transport, nsp string) *sioClient {
 	s.t.Helper()
-	nodeBin := sioReady(s.t)
-	args := append([]string{"driver.cjs", version, s.URL(), nsp, transport}, sioEvents...)
+	return dialSIO(s.t, s.URL(), version, transport, nsp)
+}
+
+// dialSIO starts a socket.io-client of version over transport in nsp,
+// connected to the server at url, and waits until it is connected.
+func dialSIO(t *testing.T, url, version, transport, nsp string) *sioClient {
+	t.Helper()
+	nodeBin := sioReady(t)
+	args := append([]string{"driver.cjs", version, url, nsp, transport}, sioEvents...)
 	cmd := exec.Command(nodeBin, args...)
 	cmd.Dir = sioDir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		s.t.Fatal(err)
+		t.Fatal(err)
 	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("start node: %v", err)
+		t.Fatalf("start node: %v", err)
 	}
-	c := &sioClient{t: s.t, name: "sio" + version + "/" + transport + nsp, cmd: cmd, stdin: stdin, lines: make(chan map[string]any, 1024), exited: make(chan struct{})}
+	c := &sioClient{t: t, name: "sio" + version + "/" + transport + nsp, cmd: cmd, stdin: stdin, lines: make(chan map[string]any, 1024), exited: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 1<<20), 4<<20)
@@ -88,7 +95,7 @@ func (s *server) sio(version, transport, nsp string) *sioClient {
 		close(c.lines)
 	}()
 	go func() { _ = cmd.Wait(); close(c.exited) }()
-	s.t.Cleanup(func() {
+	t.Cleanup(func() {
 		_ = stdin.Close()
 		select {
 		case <-c.exited:
@@ -96,13 +103,13 @@ func (s *server) sio(version, transport, nsp string) *sioClient {
 			_ = cmd.Process.Kill()
 			<-c.exited
 		}
-		if s.t.Failed() && stderr.Len() > 0 {
-			s.t.Logf("%s stderr: %s", c.name, stderr.String())
+		if t.Failed() && stderr.Len() > 0 {
+			t.Logf("%s stderr: %s", c.name, stderr.String())
 		}
 	})
 	ev := c.next(func(m map[string]any) bool { return m["ev"] == "connect" || m["ev"] == "connect_error" })
 	if ev["ev"] != "connect" {
-		s.t.Fatalf("%s: %v", c.name, ev)
+		t.Fatalf("%s: %v", c.name, ev)
 	}
 	return c
 }

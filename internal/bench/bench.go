@@ -22,7 +22,11 @@ import (
 
 // Config is one benchmark run.
 type Config struct {
-	URL         string        // the server, http(s)://host:port
+	URL string // the server, http(s)://host:port
+	// PublishURL, when set, is another node of the same cluster: the
+	// publishers connect there and the subscribers to URL, so every
+	// delivery crosses the cluster's broker.
+	PublishURL  string
 	Protocol    string        // "native" or "socketio"
 	Subscribers int           // connections that only read
 	Publishers  int           // connections that send (they also read their room); 0: the connections are held idle for Duration
@@ -133,6 +137,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("target %q: want http://host:port", cfg.URL)
 	}
 	dial := dialer(u, cfg.Subscribers+cfg.Publishers)
+	pu, pdial := u, dial
+	if cfg.PublishURL != "" {
+		if pu, err = url.Parse(cfg.PublishURL); err != nil || pu.Host == "" {
+			return nil, fmt.Errorf("publish target %q: want http://host:port", cfg.PublishURL)
+		}
+		pdial = dialer(pu, cfg.Publishers)
+	}
 	rooms := make([]string, cfg.Rooms)
 	for i := range rooms {
 		rooms[i] = fmt.Sprintf("bench%d", i)
@@ -163,7 +174,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			ep := newEndpoint(cfg.Protocol, u, dial, recs[i].message, func() { run.disconnected.Add(1) })
+			eu, edial := u, dial
+			if i >= cfg.Subscribers {
+				eu, edial = pu, pdial
+			}
+			ep := newEndpoint(cfg.Protocol, eu, edial, recs[i].message, func() { run.disconnected.Add(1) })
 			nick := fmt.Sprintf("b%s-%d", tag, i)
 			if err := ep.hello(ctx, nick, rooms[room]); err != nil {
 				firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: %w", i, err))

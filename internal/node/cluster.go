@@ -56,11 +56,18 @@ func (n *Node) publish(ctx context.Context, ev *parley.Event) {
 	n.broadcast(ctx, ev)
 }
 
-// broadcast hands ev to the broker only.
+// broadcast hands ev to the broker only. Failures (a broker outage fails
+// every publish) are logged at most once a second, with their count.
 func (n *Node) broadcast(ctx context.Context, ev *parley.Event) {
 	ev.Node = n.id
-	if err := n.broker.Publish(context.WithoutCancel(ctx), ev); err != nil {
-		n.log.Error("publish", "kind", ev.Kind, "room", ev.Room, "err", err)
+	err := n.broker.Publish(context.WithoutCancel(ctx), ev)
+	if err == nil {
+		return
+	}
+	failed := n.publishFailed.Add(1)
+	now := time.Now().UnixNano()
+	if last := n.publishLogged.Load(); now-last >= int64(time.Second) && n.publishLogged.CompareAndSwap(last, now) {
+		n.log.Error("publish to the other nodes failed; their members catch up from the store", "kind", ev.Kind, "room", ev.Room, "err", err, "failures", failed)
 	}
 }
 

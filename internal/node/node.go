@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -122,8 +123,11 @@ type Node struct {
 	remotes     map[string]*remoteNode // the other nodes and their people; guarded by mu
 	snapshotDue bool                   // the next heartbeat carries this node's presence; guarded by mu
 	hbOnce      sync.Once              // Shutdown stops the heartbeats
-	hbStop      chan struct{}
-	hbDone      chan struct{}
+	// publishFailed counts broker failures, logged at most once a second
+	// (publishLogged: UnixNano of the last log).
+	publishFailed, publishLogged atomic.Int64
+	hbStop                       chan struct{}
+	hbDone                       chan struct{}
 }
 
 // New returns a Node that stores in store and publishes through broker, and
