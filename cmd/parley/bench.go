@@ -25,7 +25,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	var cfg bench.Config
 	var asJSON, quiet bool
 	fs := newFlagSet("parley bench", stderr, benchUsage)
-	fs.stringVar(&cfg.URL, "url", "PARLEY_BENCH_URL", "http://127.0.0.1:8080", "the server")
+	fs.stringVar(&cfg.URL, "url", "PARLEY_BENCH_URL", "http://127.0.0.1:8080", "the server; several nodes of one cluster: comma-separated (subscribers are spread over them)")
 	fs.stringVar(&cfg.PublishURL, "publish-url", "PARLEY_BENCH_PUBLISH_URL", "",
 		"another node of the same cluster: publishers connect there, subscribers to --url, and every delivery crosses the broker")
 	fs.stringVar(&cfg.Protocol, "protocol", "PARLEY_BENCH_PROTOCOL", "native", "native or socketio")

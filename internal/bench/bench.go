@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,7 +23,7 @@ import (
 
 // Config is one benchmark run.
 type Config struct {
-	URL string // the server, http(s)://host:port
+	URL string // the server, http(s)://host:port; several nodes of one cluster: comma-separated, subscribers spread over them
 	// PublishURL, when set, is another node of the same cluster: the
 	// publishers connect there and the subscribers to URL, so every
 	// delivery crosses the cluster's broker.
@@ -132,12 +133,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(cfg.URL)
-	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("target %q: want http://host:port", cfg.URL)
+	var targets []*url.URL
+	var dials []func(context.Context, string, string) (net.Conn, error)
+	for _, t := range strings.Split(cfg.URL, ",") {
+		u, err := url.Parse(strings.TrimSpace(t))
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("target %q: want http://host:port", t)
+		}
+		targets = append(targets, u)
+		dials = append(dials, dialer(u, cfg.Subscribers+cfg.Publishers))
 	}
-	dial := dialer(u, cfg.Subscribers+cfg.Publishers)
+	u, dial := targets[0], dials[0]
 	pu, pdial := u, dial
+	var err error
 	if cfg.PublishURL != "" {
 		if pu, err = url.Parse(cfg.PublishURL); err != nil || pu.Host == "" {
 			return nil, fmt.Errorf("publish target %q: want http://host:port", cfg.PublishURL)
@@ -174,7 +182,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			eu, edial := u, dial
+			eu, edial := targets[i%len(targets)], dials[i%len(targets)]
 			if i >= cfg.Subscribers {
 				eu, edial = pu, pdial
 			}
