@@ -69,13 +69,13 @@ func openBroker(ctx context.Context, c *ServeConfig, log *slog.Logger, hook *rec
 	case u == "":
 		return membroker.New(), func() error { return nil }, "memory", nil
 	case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
-		b, err := natsbroker.New(ctx, u, natsbroker.Options{Logger: log, OnReconnect: hook.fire})
+		b, err := natsbroker.New(ctx, u, natsbroker.Options{Channel: c.BrokerChannel, Logger: log, OnReconnect: hook.fire})
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("broker: %w", err)
 		}
 		return b, b.Close, redact(u), nil
 	case strings.HasPrefix(u, "redis://"), strings.HasPrefix(u, "rediss://"):
-		b, err := redisbroker.New(ctx, u, redisbroker.Options{Logger: log, OnReconnect: hook.fire})
+		b, err := redisbroker.New(ctx, u, redisbroker.Options{Channel: c.BrokerChannel, Logger: log, OnReconnect: hook.fire})
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("broker: %w", err)
 		}

@@ -35,6 +35,7 @@ type ServeConfig struct {
 	DB              string
 	Store           string // postgres:// URL; empty: SQLite in DB
 	Broker          string // nats:// or redis:// URL; empty: one node, in memory
+	BrokerChannel   string
 	Heartbeat       time.Duration
 	AllowedOrigins  string
 	AdminToken      string
@@ -97,6 +98,8 @@ func (m *Main) flags() *flagSet {
 		"PostgreSQL URL (postgres://user:pass@host/db) for history shared by several nodes; empty: SQLite in --db")
 	fs.stringVar(&c.Broker, "broker", "PARLEY_BROKER", "",
 		"nats://host:4222 or redis://host:6379 to run as one of several nodes; empty: a single node (needs --store with it)")
+	fs.stringVar(&c.BrokerChannel, "broker-channel", "PARLEY_BROKER_CHANNEL", "parley.events",
+		"the NATS subject or Redis channel the nodes of one cluster share; another cluster on the same broker needs another")
 	fs.durationVar(&c.Heartbeat, "heartbeat", "PARLEY_HEARTBEAT", node.DefaultHeartbeat,
 		"how often a node tells the others it is alive; one silent for 3 heartbeats is dropped from presence")
 	fs.stringVar(&c.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "",
