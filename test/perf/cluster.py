@@ -19,6 +19,7 @@ ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../
 ap.add_argument("--broker", choices=["nats", "redis", "none"], default="nats")
 ap.add_argument("--nodes", type=int, default=3)
 ap.add_argument("--runs", type=int, default=3)
+ap.add_argument("--serve-args", default="", help="extra flags for every parley serve")
 ap.add_argument("bench", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 bench_args = a.bench[1:] if a.bench[:1] == ["--"] else a.bench
@@ -93,6 +94,7 @@ def one_run():
                         "--log-level", "warn", "--outbox-messages", "100000", "--outbox-bytes", str(64 << 20)]
                 if broker:
                     args += ["--broker", broker]
+                args += shlex.split(a.serve_args)
                 n = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, f"node{i}.log"), "w"))
                 procs.append(n)
                 wait_port(port, n, f"node {i + 1}")
