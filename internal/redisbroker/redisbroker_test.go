@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -111,142 +110,14 @@ func TestBadURLIsRefused(t *testing.T) {
 	}
 }
 
-// TestServerRestart: after the server comes back (stopped, killed, or
-// restarted at once), three times over, the brokers reconnect by
-// themselves, re-subscribe, call OnReconnect, and what is published
-// afterwards arrives; while the server is down Publish fails at once with
-// EUnavailable.
-func TestServerRestart(t *testing.T) {
-	for _, how := range []string{"Stop", "Kill", "Restart"} {
-		t.Run(how, func(t *testing.T) {
-			srv := testsrv.Redis(t)
-			channel := fmt.Sprintf("parley.test.%d", channels.Add(1))
-			reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
-			var brokers []parley.Broker
-			var cs []*brokertest.Collector
-			for i := range 2 {
-				b := open(t, srv, redisbroker.Options{Channel: channel, OnReconnect: func() { reconnected[i] <- struct{}{} }})
-				c := brokertest.NewCollector(fmt.Sprintf("subscription on broker %d", i))
-				b.Subscribe(c.Fn)
-				brokers, cs = append(brokers, b), append(cs, c)
-			}
-			brokertest.WaitReady(t, brokers, cs...)
-			for round := range 3 {
-				room := fmt.Sprintf("round%d", round)
-				switch how {
-				case "Restart": // at once: the brokers may never see Publish fail
-					srv.Restart()
-				case "Kill":
-					srv.Kill()
-				default:
-					srv.Stop()
-				}
-				if how != "Restart" {
-					waitUnavailable(t, brokers[0])
-					time.Sleep(1500 * time.Millisecond) // several reconnect attempts fail
-					srv.Start()
-				}
-				for i := range brokers {
-					select {
-					case <-reconnected[i]:
-					case <-time.After(brokertest.WaitTimeout):
-						t.Fatalf("round %d: broker %d: no OnReconnect within %v of the server's return", round, i, brokertest.WaitTimeout)
-					}
-				}
-				for i, b := range brokers {
-					if err := b.Publish(context.Background(), brokertest.ChatEvent(room, fmt.Sprint("b", i), 1)); err != nil {
-						t.Fatalf("round %d: Publish after OnReconnect: %v", round, err)
-					}
-				}
-				for _, c := range cs {
-					c.WaitCount(t, room, 2)
-				}
-			}
-		})
-	}
-}
-
-// waitUnavailable waits until Publish on b fails (the broker noticed the
-// server is gone), checking that it fails at once and with EUnavailable.
-func waitUnavailable(t *testing.T, b parley.Broker) {
-	t.Helper()
-	deadline := time.Now().Add(brokertest.WaitTimeout)
-	for {
-		start := time.Now()
-		err := b.Publish(context.Background(), brokertest.ChatEvent("outage", "x", 1))
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("Publish took %v while the server is down", d)
-		}
-		if err != nil {
-			if code := parley.ErrorCode(err); code != parley.EUnavailable {
-				t.Fatalf("Publish while the server is down: %v (code %s); want %s", err, code, parley.EUnavailable)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Publish still succeeds %v after the server went down", brokertest.WaitTimeout)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// TestCloseEndsEveryGoroutine: the brokers' goroutines and go-redis's end.
-func TestCloseEndsEveryGoroutine(t *testing.T) {
-	srv := testsrv.Redis(t)
-	before := runtime.NumGoroutine()
-	var brokers []*redisbroker.Broker
-	var pbs []parley.Broker
-	var cs []*brokertest.Collector
-	for i := range 3 {
-		b, err := redisbroker.New(context.Background(), srv.URL, redisbroker.Options{Channel: "parley.close", OnReconnect: func() {}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j := range 2 {
-			c := brokertest.NewCollector(fmt.Sprintf("subscription %d on broker %d", j, i))
-			b.Subscribe(c.Fn)
-			cs = append(cs, c)
-		}
-		brokers, pbs = append(brokers, b), append(pbs, b)
-	}
-	brokertest.WaitReady(t, pbs, cs...)
-	for i, b := range brokers {
-		if err := b.Publish(context.Background(), brokertest.ChatEvent("close", fmt.Sprint("b", i), 1)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range cs {
-		c.WaitCount(t, "close", 3)
-	}
-	for _, b := range brokers {
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
-		_ = b.Close() // twice is harmless
-	}
-	brokertest.WaitGoroutines(t, before)
-	if err := brokers[0].Publish(context.Background(), brokertest.ChatEvent("close", "x", 2)); parley.ErrorCode(err) != parley.EUnavailable {
-		t.Errorf("Publish after Close = %v; want %s", err, parley.EUnavailable)
-	}
-	brokers[0].Subscribe(func(*parley.Event) { t.Error("a subscription after Close got an event") })()
-}
-
-// TestCloseSendsWhatIsQueued: events queued just before Close still go
-// out.
-func TestCloseSendsWhatIsQueued(t *testing.T) {
-	srv := testsrv.Redis(t)
-	opts := redisbroker.Options{Channel: fmt.Sprintf("parley.test.%d", channels.Add(1))}
-	recv := open(t, srv, opts)
-	c := brokertest.NewCollector("receiver")
-	recv.Subscribe(c.Fn)
-	send := open(t, srv, opts)
-	brokertest.WaitReady(t, []parley.Broker{recv, send}, c)
-	const n = 500
-	for k := range n {
-		if err := send.Publish(context.Background(), brokertest.ChatEvent("drain", "s", k)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	send.Close()
-	c.WaitCount(t, "drain", n)
+// TestNetwork: the server going away and coming back, and Close
+// (brokertest.RunNetwork).
+func TestNetwork(t *testing.T) {
+	brokertest.RunNetwork(t, brokertest.Network{
+		Start: func(tb testing.TB) brokertest.Server { return testsrv.Redis(tb) },
+		Open: func(ctx context.Context, tb testing.TB, srv brokertest.Server, channel string, onReconnect func()) (brokertest.Closer, error) {
+			return redisbroker.New(ctx, srv.(*testsrv.Server).URL, redisbroker.Options{Channel: channel, OnReconnect: onReconnect, Logger: brokertest.Logger(tb)})
+		},
+		Channel: func() string { return fmt.Sprintf("parley.test.%d", channels.Add(1)) },
+	})
 }

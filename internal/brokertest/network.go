@@ -1,0 +1,200 @@
+package brokertest
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// Closer is a broker with a connection to close.
+type Closer interface {
+	parley.Broker
+	Close() error
+}
+
+// Server is a broker's server process that a test stops, kills and starts
+// again (testsrv.Server).
+type Server interface {
+	Stop()
+	Kill()
+	Start()
+	Restart()
+}
+
+// Network describes a broker on a server of its own (NATS, Redis) for
+// RunNetwork.
+type Network struct {
+	// Start starts a fresh server for one test.
+	Start func(tb testing.TB) Server
+	// Open connects a broker to srv on channel, logging to tb;
+	// onReconnect (may be nil) is its OnReconnect. The caller closes it.
+	Open func(ctx context.Context, tb testing.TB, srv Server, channel string, onReconnect func()) (Closer, error)
+	// Channel returns a channel no other case uses.
+	Channel func() string
+}
+
+// open opens a broker that the test closes at its end.
+func (nb Network) open(tb testing.TB, srv Server, channel string, onReconnect func()) Closer {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := nb.Open(ctx, tb, srv, channel, onReconnect)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// RunNetwork runs the cases that need the broker's server itself: the
+// server going away (stopped, killed, restarted at once) and coming back,
+// and Close (every goroutine ends; what was queued still goes out).
+func RunNetwork(t *testing.T, nb Network) {
+	t.Run("ServerRestart", func(t *testing.T) { testServerRestart(t, nb) })
+	t.Run("CloseEndsEveryGoroutine", func(t *testing.T) { testCloseEndsEveryGoroutine(t, nb) })
+	t.Run("CloseSendsWhatIsQueued", func(t *testing.T) { testCloseSendsWhatIsQueued(t, nb) })
+}
+
+// testServerRestart: after the server comes back (stopped, killed, or
+// restarted at once), three times over, the brokers reconnect by
+// themselves, re-subscribe, call OnReconnect, and what is published
+// afterwards arrives; while the server is down Publish fails at once with
+// EUnavailable.
+func testServerRestart(t *testing.T, nb Network) {
+	for _, how := range []string{"Stop", "Kill", "Restart"} {
+		t.Run(how, func(t *testing.T) {
+			srv := nb.Start(t)
+			channel := nb.Channel()
+			reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
+			var brokers []parley.Broker
+			var cs []*Collector
+			for i := range 2 {
+				b := nb.open(t, srv, channel, func() { reconnected[i] <- struct{}{} })
+				c := NewCollector(fmt.Sprintf("subscription on broker %d", i))
+				b.Subscribe(c.Fn)
+				brokers, cs = append(brokers, b), append(cs, c)
+			}
+			WaitReady(t, brokers, cs...)
+			for round := range 3 {
+				room := fmt.Sprintf("round%d", round)
+				switch how {
+				case "Restart": // at once: the brokers may never see Publish fail
+					srv.Restart()
+				case "Kill":
+					srv.Kill()
+				default:
+					srv.Stop()
+				}
+				if how != "Restart" {
+					waitUnavailable(t, brokers[0])
+					time.Sleep(1500 * time.Millisecond) // several reconnect attempts fail
+					srv.Start()
+				}
+				for i := range brokers {
+					select {
+					case <-reconnected[i]:
+					case <-time.After(WaitTimeout):
+						t.Fatalf("round %d: broker %d: no OnReconnect within %v of the server's return", round, i, WaitTimeout)
+					}
+				}
+				for i, b := range brokers {
+					if err := b.Publish(context.Background(), ChatEvent(room, fmt.Sprint("b", i), 1)); err != nil {
+						t.Fatalf("round %d: Publish after OnReconnect: %v", round, err)
+					}
+				}
+				for _, c := range cs {
+					c.WaitCount(t, room, 2)
+				}
+			}
+		})
+	}
+}
+
+// waitUnavailable waits until Publish on b fails (the broker noticed the
+// server is gone), checking that it fails at once and with EUnavailable.
+func waitUnavailable(t *testing.T, b parley.Broker) {
+	t.Helper()
+	deadline := time.Now().Add(WaitTimeout)
+	for {
+		start := time.Now()
+		err := b.Publish(context.Background(), ChatEvent("outage", "x", 1))
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("Publish took %v while the server is down", d)
+		}
+		if err != nil {
+			if code := parley.ErrorCode(err); code != parley.EUnavailable {
+				t.Fatalf("Publish while the server is down: %v (code %s); want %s", err, code, parley.EUnavailable)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Publish still succeeds %v after the server went down", WaitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testCloseEndsEveryGoroutine: the brokers' goroutines and their client library's end.
+func testCloseEndsEveryGoroutine(t *testing.T, nb Network) {
+	srv := nb.Start(t)
+	before := runtime.NumGoroutine()
+	var brokers []Closer
+	var pbs []parley.Broker
+	var cs []*Collector
+	for i := range 3 {
+		b, err := nb.Open(context.Background(), t, srv, "parley.close", func() {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range 2 {
+			c := NewCollector(fmt.Sprintf("subscription %d on broker %d", j, i))
+			b.Subscribe(c.Fn)
+			cs = append(cs, c)
+		}
+		brokers, pbs = append(brokers, b), append(pbs, b)
+	}
+	WaitReady(t, pbs, cs...)
+	for i, b := range brokers {
+		if err := b.Publish(context.Background(), ChatEvent("close", fmt.Sprint("b", i), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cs {
+		c.WaitCount(t, "close", 3)
+	}
+	for _, b := range brokers {
+		if err := b.Close(); err != nil {
+			t.Fatal(err)
+		}
+		_ = b.Close() // twice is harmless
+	}
+	WaitGoroutines(t, before)
+	if err := brokers[0].Publish(context.Background(), ChatEvent("close", "x", 2)); parley.ErrorCode(err) != parley.EUnavailable {
+		t.Errorf("Publish after Close = %v; want %s", err, parley.EUnavailable)
+	}
+	brokers[0].Subscribe(func(*parley.Event) { t.Error("a subscription after Close got an event") })()
+}
+
+// testCloseSendsWhatIsQueued: events queued just before Close still go
+// out.
+func testCloseSendsWhatIsQueued(t *testing.T, nb Network) {
+	srv := nb.Start(t)
+	channel := nb.Channel()
+	recv := nb.open(t, srv, channel, nil)
+	c := NewCollector("receiver")
+	recv.Subscribe(c.Fn)
+	send := nb.open(t, srv, channel, nil)
+	WaitReady(t, []parley.Broker{recv, send}, c)
+	const n = 500
+	for k := range n {
+		if err := send.Publish(context.Background(), ChatEvent("drain", "s", k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send.Close()
+	c.WaitCount(t, "drain", n)
+}
