@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHelpDocumentsEveryServeFlagAndItsEnvironmentVariable(t *testing.T) {
@@ -47,5 +48,24 @@ func TestDefaults(t *testing.T) {
 	}
 	if m.Config.Addr != ":8080" || m.Config.DB != "./parley.db" {
 		t.Errorf("defaults = %+v; want :8080 and ./parley.db", m.Config)
+	}
+}
+
+// The cluster settings come from flags or PARLEY_STORE / PARLEY_BROKER;
+// a heartbeat must be positive.
+func TestClusterFlags(t *testing.T) {
+	env := map[string]string{"PARLEY_STORE": "postgres://db/parley", "PARLEY_BROKER": "nats://n:4222", "PARLEY_HEARTBEAT": "500ms"}
+	m := NewMain(&bytes.Buffer{}, func(k string) string { return env[k] })
+	if err := m.ParseFlags([]string{"--broker-channel", "chat.eu"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := m.Config; c.Store != "postgres://db/parley" || c.Broker != "nats://n:4222" || c.Heartbeat != 500*time.Millisecond || c.BrokerChannel != "chat.eu" {
+		t.Errorf("config = %+v", c)
+	}
+	if err := NewMain(&bytes.Buffer{}, func(string) string { return "" }).ParseFlags([]string{"--heartbeat", "0s"}); err == nil {
+		t.Error("--heartbeat 0s accepted")
+	}
+	if got := redact("postgres://parley:s3cret@db:5432/parley"); strings.Contains(got, "s3cret") {
+		t.Errorf("redact kept the password: %s", got)
 	}
 }

@@ -148,6 +148,8 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("limits must be positive (max-frame-bytes at least 1024)")
 	case c.OutboxMessages <= 0, c.OutboxBytes <= 0:
 		return errors.New("outbox limits must be positive")
+	case c.Heartbeat <= 0:
+		return errors.New("heartbeat must be positive")
 	}
 	return nil
 }

@@ -310,7 +310,9 @@ func (n *Node) heartbeats(stop <-chan struct{}, done chan<- struct{}) {
 func (n *Node) beat(ask bool) {
 	ev := &parley.Event{Kind: parley.EventHeartbeat}
 	n.mu.Lock()
-	if ask || n.snapshotDue {
+	// Alone (one node, or none other heard of yet) nobody needs the
+	// snapshot: a node that appears asks for it.
+	if ask || n.snapshotDue && len(n.remotes) > 0 {
 		ev.Presence = n.snapshotLocked()
 		ev.Presence.Ask = ask
 		n.snapshotDue = false
