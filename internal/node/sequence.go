@@ -28,14 +28,21 @@ type sequencer struct {
 
 // roomSeq is one conversation's place in the sequence.
 type roomSeq struct {
-	mu      sync.Mutex                                      // held while delivering, so deliveries keep seq order
-	next    int64                                           // the seq to deliver next; 0 until known
-	held    map[int64]*parley.Event                         // arrived ahead of next
-	filling bool                                            // a gap fill is scheduled or running
-	deliver func(*parley.Event)                             // to the members here
-	fill    func(room string, after int64) []parley.Message // from the store, at most page
-	page    int
+	mu      sync.Mutex              // held while delivering, so deliveries keep seq order
+	next    int64                   // the seq to deliver next; 0 until known
+	held    map[int64]*parley.Event // arrived ahead of next
+	filling bool                    // a gap fill is scheduled or running
+	gone    bool                    // forgotten: a timer still running must not deliver
+	deliver func(*parley.Event)     // to the members here
+	// fill reads at most page messages after after from the store.
+	fill func(room string, after int64) ([]parley.Message, error)
+	page int
 }
+
+// maxGapHeld bounds the messages held behind a gap the store cannot fill
+// (it is down): past it, delivery goes on from the oldest held and the
+// members find the rest by resuming.
+const maxGapHeld = 4096
 
 // gapWait is how long a message waits for the ones before it before they
 // are read from the store: long enough for a sender's goroutine or the
@@ -65,8 +72,14 @@ func (q *sequencer) follow(room string, next int64, n *Node) {
 // forget stops following room (nobody here is in it any more).
 func (q *sequencer) forget(room string) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
+	rs := q.rooms[room]
 	delete(q.rooms, room)
+	q.mu.Unlock()
+	if rs != nil {
+		rs.mu.Lock()
+		rs.gone, rs.held = true, nil
+		rs.mu.Unlock()
+	}
 }
 
 func (q *sequencer) get(room string) *roomSeq {
@@ -91,9 +104,9 @@ func (n *Node) newRoomSeq(room string, next int64) *roomSeq {
 		next:    next,
 		deliver: n.deliverMessage,
 		page:    n.cfg.HistoryLimit,
-		fill: func(room string, after int64) []parley.Message {
+		fill: func(room string, after int64) ([]parley.Message, error) {
 			if n.stopping() {
-				return nil
+				return nil, errShuttingDown
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 			defer cancel()
@@ -101,7 +114,7 @@ func (n *Node) newRoomSeq(room string, next int64) *roomSeq {
 			if err != nil {
 				n.log.Warn("fill a gap in a room's messages from the store", "room", room, "after", after, "err", err)
 			}
-			return msgs
+			return msgs, err
 		},
 	}
 }
@@ -116,6 +129,9 @@ func (q *sequencer) message(ev *parley.Event) {
 	}
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.gone {
+		return
+	}
 	seq := ev.Message.Seq
 	switch {
 	case rs.next == 0 || seq == rs.next:
@@ -128,6 +144,9 @@ func (q *sequencer) message(ev *parley.Event) {
 			rs.held = make(map[int64]*parley.Event)
 		}
 		rs.held[seq] = ev
+		if len(rs.held) > maxGapHeld {
+			rs.skipLocked()
+		}
 		if !rs.filling {
 			rs.filling = true
 			time.AfterFunc(gapWait, func() { rs.fillGap(ev.Room) })
@@ -148,13 +167,26 @@ func (rs *roomSeq) flushLocked() {
 	}
 }
 
+// skipLocked gives up on the gap: delivery goes on from the oldest held.
+func (rs *roomSeq) skipLocked() {
+	oldest := int64(0)
+	for seq := range rs.held {
+		if oldest == 0 || seq < oldest {
+			oldest = seq
+		}
+	}
+	rs.next = oldest
+	rs.flushLocked()
+}
+
 // fillGap reads the messages missing before the held ones from the store
-// and delivers them, then what was held. If the store does not have them
-// (numbers given back by a failed commit), delivery goes on from the
-// oldest held.
+// and delivers them, then what was held; while the store fails it tries
+// again every gapWait. If the store has nothing past the gap (which a
+// store that numbers messages without holes never answers), delivery goes
+// on from the oldest held.
 func (rs *roomSeq) fillGap(room string) {
 	rs.mu.Lock()
-	if len(rs.held) == 0 {
+	if len(rs.held) == 0 || rs.gone {
 		rs.filling = false
 		rs.mu.Unlock()
 		return
@@ -162,22 +194,17 @@ func (rs *roomSeq) fillGap(room string) {
 	after := rs.next - 1
 	rs.mu.Unlock()
 
-	msgs := rs.fill(room, after) // no lock held across the store call
+	msgs, err := rs.fill(room, after) // no lock held across the store call
 
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
+	if rs.gone {
+		rs.filling = false
+		return
+	}
 	rs.applyLocked(room, msgs)
-	if len(rs.held) > 0 && len(msgs) == 0 {
-		// Nothing stored after next-1 yet the held ones exist: their
-		// predecessors are not coming. Go on from the oldest held.
-		oldest := int64(0)
-		for seq := range rs.held {
-			if oldest == 0 || seq < oldest {
-				oldest = seq
-			}
-		}
-		rs.next = oldest
-		rs.flushLocked()
+	if len(rs.held) > 0 && len(msgs) == 0 && err == nil {
+		rs.skipLocked()
 	}
 	if len(rs.held) > 0 {
 		time.AfterFunc(gapWait, func() { rs.fillGap(room) })
@@ -198,11 +225,15 @@ func (rs *roomSeq) catchUp(room string) {
 		}
 		after := rs.next - 1
 		rs.mu.Unlock()
-		msgs := rs.fill(room, after)
+		msgs, err := rs.fill(room, after)
 		rs.mu.Lock()
+		if rs.gone {
+			rs.mu.Unlock()
+			return
+		}
 		rs.applyLocked(room, msgs)
 		rs.mu.Unlock()
-		if len(msgs) < rs.page {
+		if err != nil || len(msgs) < rs.page {
 			return
 		}
 	}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-chat/parley"
+)
+
+// seqHarness is a sequencer for one room with a store of stored messages
+// that can fail, and a record of what was delivered.
+type seqHarness struct {
+	mu        sync.Mutex
+	stored    []parley.Message // seq i+1 at i
+	failing   bool
+	delivered []int64
+	q         *sequencer
+}
+
+func newSeqHarness(stored int) *seqHarness {
+	h := &seqHarness{q: newSequencer()}
+	for i := range stored {
+		h.stored = append(h.stored, parley.Message{Room: "r", Seq: int64(i + 1)})
+	}
+	h.q.rooms["r"] = &roomSeq{
+		next: 1,
+		page: 3, // small pages: fills take several rounds
+		deliver: func(ev *parley.Event) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.delivered = append(h.delivered, ev.Message.Seq)
+		},
+		fill: func(room string, after int64) ([]parley.Message, error) {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if h.failing {
+				return nil, errors.New("store down")
+			}
+			var out []parley.Message
+			for _, m := range h.stored {
+				if m.Seq > after && len(out) < 3 {
+					out = append(out, m)
+				}
+			}
+			return out, nil
+		},
+	}
+	return h
+}
+
+func (h *seqHarness) event(seq int64) *parley.Event {
+	return &parley.Event{Kind: parley.EventMessage, Room: "r", Message: &parley.Message{Room: "r", Seq: seq}}
+}
+
+func (h *seqHarness) got() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int64(nil), h.delivered...)
+}
+
+func inOrder(got []int64, n int) bool {
+	if len(got) != n {
+		return false
+	}
+	for i, s := range got {
+		if s != int64(i+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// Messages arriving in any order, some twice, from many goroutines are
+// delivered once each, in seq order.
+func TestSequencerDeliversInOrderOnce(t *testing.T) {
+	h := newSeqHarness(300)
+	var wg sync.WaitGroup
+	for _, i := range rand.Perm(300) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.q.message(h.event(int64(i + 1)))
+			if i%7 == 0 {
+				h.q.message(h.event(int64(i + 1))) // a copy
+			}
+		}()
+	}
+	wg.Wait()
+	waitFor(t, "all 300 in order", func() bool { return inOrder(h.got(), 300) })
+}
+
+// A message that never comes is read from the store; while the store
+// fails, nothing is skipped, and once it answers the gap is filled.
+func TestSequencerFillsGapsFromTheStoreAndWaitsOutItsFailures(t *testing.T) {
+	h := newSeqHarness(10)
+	h.mu.Lock()
+	h.failing = true
+	h.mu.Unlock()
+	for _, seq := range []int64{1, 8, 9, 10} { // 2…7 were lost
+		h.q.message(h.event(seq))
+	}
+	time.Sleep(3 * gapWait)
+	if got := h.got(); len(got) != 1 {
+		t.Fatalf("delivered %v while the store failed; want only 1 (nothing skipped)", got)
+	}
+	h.mu.Lock()
+	h.failing = false
+	h.mu.Unlock()
+	waitFor(t, "1…10 once the store answers", func() bool { return inOrder(h.got(), 10) })
+}
+
+// A forgotten room's pending fill delivers nothing.
+func TestSequencerForgottenRoomDeliversNothing(t *testing.T) {
+	h := newSeqHarness(5)
+	h.q.message(h.event(3))
+	h.q.forget("r")
+	time.Sleep(3 * gapWait)
+	if got := h.got(); len(got) != 0 {
+		t.Errorf("delivered %v after the room was forgotten", got)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 5 s: %s", what)
+		}
+	}
+}
