@@ -12,9 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/httpd"
 	"github.com/parley-chat/parley/internal/markup"
+	"github.com/parley-chat/parley/internal/metrics"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/transport/socketio"
 	wstransport "github.com/parley-chat/parley/internal/transport/ws"
@@ -61,6 +65,7 @@ type ServeConfig struct {
 	SocketIOCompatRoom string
 
 	DebugAddr string // pprof listener; empty: off
+	Metrics   bool   // serve /metrics on Addr (it is always on DebugAddr)
 }
 
 // Main is one running server: ParseFlags, then Run, then Close. Tests run
@@ -79,7 +84,9 @@ type Main struct {
 	srv         *http.Server
 	ln          net.Listener
 	debug       *http.Server // pprof, when DebugAddr is set
-	done        chan error   // the http.Server's Serve result
+	debugLn     net.Listener
+	registry    *prometheus.Registry
+	done        chan error // the http.Server's Serve result
 }
 
 // NewMain returns a Main with the default configuration.
@@ -133,7 +140,9 @@ func (m *Main) flags() *flagSet {
 		"event such pages listen to: every message of the compat room, as {data: text, from: nickname}")
 	fs.stringVar(&c.SocketIOCompatRoom, "socketio-compat-room", "PARLEY_SOCKETIO_COMPAT_ROOM", "lobby", "the room of the compat mapping")
 	fs.stringVar(&c.DebugAddr, "debug-addr", "PARLEY_DEBUG_ADDR", "",
-		"separate listen address for Go's profiler (/debug/pprof/); keep it private, e.g. 127.0.0.1:6060; empty turns it off")
+		"separate listen address for Go's profiler (/debug/pprof/) and /metrics; keep it private, e.g. 127.0.0.1:6060; empty turns it off")
+	fs.boolVar(&c.Metrics, "metrics", "PARLEY_METRICS", true,
+		"serve Prometheus metrics at /metrics on --addr (false: only on --debug-addr, if set)")
 	return fs
 }
 
@@ -167,6 +176,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.store, storeName, err = openStore(ctx, &c); err != nil {
 		return err
 	}
+	m.registry = prometheus.NewRegistry()
+	mx, err := metrics.New(m.registry)
+	if err != nil {
+		_ = m.store.Close()
+		return err
+	}
 	hook := &reconnectHook{}
 	var broker parley.Broker
 	if broker, m.closeBroker, brokerName, err = openBroker(ctx, &c, m.log, hook); err != nil {
@@ -183,6 +198,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// The acks and own events of a full pipeline of the largest
 		// messages fill at most an eighth of an outbox.
 		MaxPipeline: max(1, min(node.DefaultMaxPipeline, c.OutboxMessages/16, c.OutboxBytes/(16*maxCommandBytes))),
+		Metrics:     mx,
 	})
 	hook.n.Store(m.node)
 	m.ws = wstransport.New(m.node, wstransport.Config{
@@ -208,10 +224,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.closeBackends()
 		return err
 	}
+	if err := mx.Observe(metrics.Sources{
+		Transports: []metrics.Transport{
+			{Name: "ws", Open: func() int64 { return m.ws.Stats().Open }, SlowConsumers: func() int64 { return m.ws.Stats().SlowConsumers }},
+			{Name: "socketio", Open: func() int64 { return m.sio.Stats().Open }, SlowConsumers: func() int64 { return m.sio.Stats().SlowConsumers }},
+		},
+		Delivered:       func() int64 { return m.node.Stats().Delivered },
+		PublishFailures: func() int64 { return m.node.Stats().PublishFailures },
+		Nodes:           func() int { return m.node.Stats().Nodes },
+	}); err != nil {
+		m.closeBackends()
+		return err
+	}
+	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)})
+	hc := httpd.Config{Web: web.FS, WebSocket: m.ws, SocketIO: m.sio, Announcer: m.node, AdminToken: c.AdminToken,
+		Ready: []httpd.Check{m.readyCheck("store", m.store), m.readyCheck("broker", broker)}}
+	if c.Metrics {
+		hc.Metrics = metricsHandler
+	}
 	m.srv = &http.Server{
-		Handler: httpd.New(httpd.Config{
-			Web: web.FS, WebSocket: m.ws, SocketIO: m.sio, Announcer: m.node, AdminToken: c.AdminToken,
-		}),
+		Handler:           httpd.New(hc),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
@@ -232,7 +264,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		m.debug = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mux.Handle("GET /metrics", metricsHandler)
+		m.debug, m.debugLn = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, dln
 		go func() { _ = m.debug.Serve(dln) }()
 	}
 	m.done = make(chan error, 1)
@@ -242,8 +275,40 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
+// pinger is a store or broker that can tell whether its server answers
+// (PostgreSQL, NATS, Redis); SQLite and the in-memory broker are always
+// ready.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// readyCheck is /readyz's check of a store or broker: its Ping, whose
+// failures are logged (the response only names what is down).
+func (m *Main) readyCheck(name string, backend any) httpd.Check {
+	p, ok := backend.(pinger)
+	if !ok {
+		return httpd.Check{Name: name}
+	}
+	return httpd.Check{Name: name, Ping: func(ctx context.Context) error {
+		err := p.Ping(ctx)
+		if err != nil {
+			m.log.Warn("readiness: "+name+" does not answer", "err", err)
+		}
+		return err
+	}}
+}
+
 // Addr returns the address the server listens on (useful with port 0).
 func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// DebugAddr returns the address of the --debug-addr listener, or "" when
+// there is none.
+func (m *Main) DebugAddr() string {
+	if m.debugLn == nil {
+		return ""
+	}
+	return m.debugLn.Addr().String()
+}
 
 // URL returns the server's base URL on the loopback interface.
 func (m *Main) URL() string {

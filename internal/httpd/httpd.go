@@ -1,6 +1,6 @@
 // Package httpd routes Parley's HTTP surface: the embedded web page, the
 // native WebSocket endpoint, the Socket.IO endpoint, the admin API
-// (announcements) and health.
+// (announcements), health and readiness, and the metrics.
 package httpd
 
 import (
@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parley-chat/parley"
@@ -30,7 +31,26 @@ type Config struct {
 	SocketIO   http.Handler // the Socket.IO endpoint, served at /socket.io/ (optional)
 	Announcer  Announcer
 	AdminToken string // bearer token for the admin API; empty disables it
+	// Metrics, if set, is served at GET /metrics (the Prometheus
+	// exposition; httpd does not know its format).
+	Metrics http.Handler
+	// Ready are what GET /readyz asks, each within ReadyTimeout.
+	Ready []Check
+	// ReadyTimeout bounds each readiness check; default 2 s.
+	ReadyTimeout time.Duration
 }
+
+// Check is one dependency the readiness endpoint asks.
+type Check struct {
+	Name string // in the /readyz body: "store", "broker"
+	// Ping reports whether the dependency answers; it must return when ctx
+	// ends. Nil: always ready (SQLite, the in-memory broker).
+	Ping func(ctx context.Context) error
+}
+
+// DefaultReadyTimeout bounds a readiness check: a load balancer asks every
+// few seconds, and a dependency this slow is as good as down.
+const DefaultReadyTimeout = 2 * time.Second
 
 // maxAPIBody bounds an admin API request body.
 const maxAPIBody = 64 << 10
@@ -49,6 +69,14 @@ func New(cfg Config) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	})
+	timeout := cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = DefaultReadyTimeout
+	}
+	mux.Handle("GET /readyz", readiness{checks: cfg.Ready, timeout: timeout})
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics", cfg.Metrics)
+	}
 	a := &adminAPI{announcer: cfg.Announcer, token: cfg.AdminToken}
 	mux.Handle("POST /api/announcements", a.authorized(a.postAnnouncement))
 	mux.HandleFunc("GET /api/announcements", a.listAnnouncements)
@@ -151,4 +179,47 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ReadyJSON is the body of GET /readyz.
+type ReadyJSON struct {
+	Status string            `json:"status"`         // "ready" (200) or "unavailable" (503)
+	Checks map[string]string `json:"checks"`         // check name → "ok" or "down"
+	Down   []string          `json:"down,omitempty"` // the checks that failed, in order
+}
+
+// readiness answers 200 when every check answers within the timeout, else
+// 503 naming what is down. The reasons are not in the body (it is public):
+// whoever wires the checks logs them.
+type readiness struct {
+	checks  []Check
+	timeout time.Duration
+}
+
+func (rd readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), rd.timeout)
+	defer cancel()
+	errs := make([]error, len(rd.checks))
+	var wg sync.WaitGroup
+	for i, c := range rd.checks {
+		if c.Ping == nil {
+			continue
+		}
+		wg.Go(func() { errs[i] = c.Ping(ctx) })
+	}
+	wg.Wait()
+	body := ReadyJSON{Status: "ready", Checks: make(map[string]string, len(rd.checks))}
+	for i, c := range rd.checks {
+		body.Checks[c.Name] = "ok"
+		if errs[i] != nil {
+			body.Checks[c.Name] = "down"
+			body.Down = append(body.Down, c.Name)
+		}
+	}
+	status := http.StatusOK
+	if len(body.Down) > 0 {
+		body.Status, status = "unavailable", http.StatusServiceUnavailable
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, status, body)
 }

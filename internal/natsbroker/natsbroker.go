@@ -264,6 +264,18 @@ func (b *Broker) Subscribe(fn func(*parley.Event)) (unsubscribe func()) {
 	return b.hub.Subscribe(fn)
 }
 
+// Ping reports whether the NATS server answers: connected, and a PING
+// round trip within ctx (readiness checks).
+func (b *Broker) Ping(ctx context.Context) error {
+	if b.closed.Load() || !b.nc.IsConnected() {
+		return fmt.Errorf("nats: not connected (%s)", b.nc.Status())
+	}
+	if err := b.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("nats: ping: %w", err)
+	}
+	return nil
+}
+
 // Close sends what is queued (for at most 2 s), closes the connection and
 // ends every goroutine the broker started (waiting for subscribers'
 // callbacks in progress: Close must not be called from one). Publish

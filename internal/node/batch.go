@@ -51,6 +51,7 @@ type fanQueue struct {
 	pending []*parley.Event
 	running bool      // a goroutine is delivering the queue (fanOut, or deliverHere)
 	last    time.Time // when the last batch went out
+	since   time.Time // when the oldest event pending was queued (Metrics.FannedOut)
 }
 
 // minWindowMembers: rooms this small deliver each event at once.
@@ -80,6 +81,9 @@ func (n *Node) enqueue(r *room, ev *parley.Event) {
 	}
 	q := &r.fan
 	q.mu.Lock()
+	if len(q.pending) == 0 {
+		q.since = time.Now()
+	}
 	q.pending = append(q.pending, ev)
 	start := !q.running
 	q.running = true
@@ -106,15 +110,17 @@ func (n *Node) enqueue(r *room, ev *parley.Event) {
 	}()
 }
 
-// takeLocked moves up to max of the oldest queued events into batch.
-func (q *fanQueue) takeLocked(batch []*parley.Event, max int) []*parley.Event {
+// takeLocked moves up to max of the oldest queued events into batch, and
+// returns when the oldest of them was queued. (Events left behind keep
+// that time: a batch's latency is never under-reported.)
+func (q *fanQueue) takeLocked(batch []*parley.Event, max int) ([]*parley.Event, time.Time) {
 	k := min(len(q.pending), max)
 	batch = append(batch, q.pending[:k]...)
 	rest := copy(q.pending, q.pending[k:])
 	clear(q.pending[rest:])
 	q.pending = q.pending[:rest]
 	q.last = time.Now()
-	return batch
+	return batch, q.since
 }
 
 // deliverHere delivers a small room's queue on the publishing goroutine,
@@ -126,9 +132,9 @@ func (q *fanQueue) takeLocked(batch []*parley.Event, max int) []*parley.Event {
 func (n *Node) deliverHere(r *room) bool {
 	q := &r.fan
 	q.mu.Lock()
-	batch := q.takeLocked(nil, n.cfg.MaxBatch)
+	batch, since := q.takeLocked(nil, n.cfg.MaxBatch)
 	q.mu.Unlock()
-	n.deliverBatch(r, batch)
+	n.deliverBatch(r, batch, since)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.pending) == 0 {
@@ -158,11 +164,12 @@ func (n *Node) fanOut(r *room) {
 			q.mu.Unlock()
 			return
 		}
-		batch = q.takeLocked(batch[:0], n.cfg.MaxBatch)
+		var since time.Time
+		batch, since = q.takeLocked(batch[:0], n.cfg.MaxBatch)
 		behind = len(q.pending) > 0
 		q.mu.Unlock()
 
-		n.deliverBatch(r, batch)
+		n.deliverBatch(r, batch, since)
 		clear(batch)
 		if cap(batch) > n.cfg.MaxBatch {
 			batch = nil
@@ -174,12 +181,18 @@ func (n *Node) fanOut(r *room) {
 // once per Codec, the batch joined once per transport, and one SendBatch
 // per member — except for members that need the events one by one (a
 // resume in progress, a typist not to be shown their own typing, a
-// transport without SendBatch).
-func (n *Node) deliverBatch(r *room, batch []*parley.Event) {
+// transport without SendBatch). since is when the oldest event was
+// queued, for Metrics.FannedOut.
+func (n *Node) deliverBatch(r *room, batch []*parley.Event, since time.Time) {
 	members := *r.members.Load()
 	if len(batch) == 0 {
 		return
 	}
+	sent := 0
+	defer func() {
+		n.delivered.Add(int64(sent))
+		n.cfg.Metrics.FannedOut(time.Since(since), len(batch))
+	}()
 	caches := make([]frameCache, len(batch))
 	var typists map[string]bool
 	for _, ev := range batch {
@@ -195,15 +208,18 @@ func (n *Node) deliverBatch(r *room, batch []*parley.Event) {
 		bo, ok := s.out.(BatchOutbox)
 		if ok && len(batch) > 1 && !typists[s.key] && s.resumeOf(r.name) == nil {
 			bo.SendBatch(batches.get(s.codec, batch, caches))
+			sent += len(batch)
 			continue
 		}
 		for i, ev := range batch {
 			switch {
 			case ev.Kind == parley.EventMessage:
 				s.sendMessage(ev.Message, caches[i].frame(s.codec, ev))
+				sent++
 			case ev.Kind == parley.EventTyping && parley.NickKey(ev.Nickname) == s.key:
 			default:
 				s.send(caches[i].frame(s.codec, ev))
+				sent++
 			}
 		}
 	}

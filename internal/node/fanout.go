@@ -12,11 +12,13 @@ func (n *Node) deliver(ev *parley.Event) {
 	switch ev.Kind {
 	case parley.EventAnnouncement:
 		var fc frameCache
+		sent := 0
 		n.mu.RLock()
 		for _, sessions := range n.users {
-			fc.sendAll(ev, sessions, "")
+			sent += fc.sendAll(ev, sessions, "")
 		}
 		n.mu.RUnlock()
+		n.delivered.Add(int64(sent))
 	case parley.EventMessage:
 		if a, b, ok := parley.DMParties(ev.Room); ok && !n.seq.known(ev.Room) {
 			// A direct conversation is followed while one of its two
@@ -73,13 +75,16 @@ func (n *Node) deliverDirect(fc *frameCache, ev *parley.Event, a, b string) {
 	if ev.Kind == parley.EventTyping {
 		skip = parley.NickKey(ev.Nickname)
 	}
+	sent := 0
 	n.mu.RLock()
 	defer n.mu.RUnlock()
+	defer func() { n.delivered.Add(int64(sent)) }()
 	for _, key := range [2]string{a, b} {
 		if key == skip {
 			continue
 		}
 		for _, s := range n.users[key] {
+			sent++
 			if ev.Kind == parley.EventMessage {
 				s.sendMessage(ev.Message, fc.frame(s.codec, ev))
 			} else {
@@ -102,13 +107,15 @@ func (n *Node) deliverMentions(ev *parley.Event) {
 	mention := &parley.Event{Kind: parley.EventMention, Room: m.Room, Message: m}
 	var fc frameCache
 	from := parley.NickKey(m.From)
+	sent := 0
 	n.mu.RLock()
-	defer n.mu.RUnlock()
 	for _, nick := range m.Mentions {
 		if key := parley.NickKey(nick); key != from {
-			fc.sendAll(mention, n.users[key], "")
+			sent += fc.sendAll(mention, n.users[key], "")
 		}
 	}
+	n.mu.RUnlock()
+	n.delivered.Add(int64(sent))
 }
 
 // frameCache holds one encoding of an event per Codec, so fan-out encodes
@@ -142,16 +149,20 @@ func (fc *frameCache) frame(c Codec, ev *parley.Event) []byte {
 	return f
 }
 
-// sendAll queues ev on each session, except those of the user skipKey.
-func (fc *frameCache) sendAll(ev *parley.Event, sessions []*Session, skipKey string) {
+// sendAll queues ev on each session, except those of the user skipKey,
+// and returns on how many.
+func (fc *frameCache) sendAll(ev *parley.Event, sessions []*Session, skipKey string) int {
+	sent := 0
 	for _, s := range sessions {
 		if skipKey != "" && s.key == skipKey {
 			continue
 		}
+		sent++
 		if ev.Kind == parley.EventMessage {
 			s.sendMessage(ev.Message, fc.frame(s.codec, ev))
 			continue
 		}
 		s.send(fc.frame(s.codec, ev))
 	}
+	return sent
 }

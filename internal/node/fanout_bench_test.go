@@ -77,11 +77,11 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				n.deliverBatch(r, batch)
+				n.deliverBatch(r, batch, time.Now())
 			}
 			deliveries := float64(b.N * members * bc.events)
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
-			b.ReportMetric(float64(testing.AllocsPerRun(1, func() { n.deliverBatch(r, batch) }))/float64(members*bc.events), "allocs/delivery")
+			b.ReportMetric(float64(testing.AllocsPerRun(1, func() { n.deliverBatch(r, batch, time.Now()) }))/float64(members*bc.events), "allocs/delivery")
 		})
 	}
 }

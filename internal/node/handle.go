@@ -31,8 +31,9 @@ var handlers = map[parley.Op]handler{
 // Handle runs cmd for s and queues the reply, or an error frame, on s. It
 // must be called from one goroutine per session.
 func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
+	n.cfg.Metrics.Command(cmd.Op)
 	if !n.begin() {
-		s.send(s.codec.EncodeError(cmd.Ref, errShuttingDown))
+		n.sendError(s, cmd.Ref, errShuttingDown)
 		return
 	}
 	defer n.inflight.Done()
@@ -41,11 +42,11 @@ func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 	}
 	h, ok := handlers[cmd.Op]
 	if !ok {
-		s.send(s.codec.EncodeError(cmd.Ref, parley.Errorf(parley.EUnknownType, "unknown command type %q", cmd.Op)))
+		n.sendError(s, cmd.Ref, parley.Errorf(parley.EUnknownType, "unknown command type %q", cmd.Op))
 		return
 	}
 	if cmd.Op != parley.OpHello && s.key == "" {
-		s.send(s.codec.EncodeError(cmd.Ref, parley.Errorf(parley.ENotAuthenticated, "say hello with a nickname first")))
+		n.sendError(s, cmd.Ref, parley.Errorf(parley.ENotAuthenticated, "say hello with a nickname first"))
 		return
 	}
 	if cmd.Op != parley.OpSend && cmd.Op != parley.OpDirect {
@@ -72,7 +73,7 @@ func (n *Node) answer(s *Session, op parley.Op, ref string, reply *parley.Reply,
 		if parley.ErrorCode(err) == parley.EInternal {
 			n.log.Error("command failed", "op", op, "nick", s.nick, "remote", s.remote, "err", err)
 		}
-		s.send(s.codec.EncodeError(ref, err))
+		n.sendError(s, ref, err)
 	case reply != nil:
 		reply.Op, reply.Ref = op, ref
 		s.send(s.codec.EncodeReply(reply))
@@ -82,8 +83,9 @@ func (n *Node) answer(s *Session, op parley.Op, ref string, reply *parley.Reply,
 // Reject answers a frame the transport could not decode with err. It counts
 // against the session's rate limit like any command.
 func (n *Node) Reject(s *Session, ref string, err error) {
+	n.cfg.Metrics.Command("")
 	if n.admit(s, ref) {
-		s.send(s.codec.EncodeError(ref, err))
+		n.sendError(s, ref, err)
 	}
 }
 
@@ -103,7 +105,7 @@ func (n *Node) admit(s *Session, ref string) bool {
 		return false
 	}
 	err := &parley.Error{Code: parley.ERateLimited, Message: "too many commands; slow down", RetryAfter: wait}
-	s.send(s.codec.EncodeError(ref, err))
+	n.sendError(s, ref, err)
 	return false
 }
 

@@ -32,6 +32,7 @@ type Config struct {
 	FanoutWindow  time.Duration // a busy room of 1,000 members here delivers at most once per window, others in proportion (batch.go); default 50ms, negative: every event at once
 	Heartbeat     time.Duration // how often this node tells the others it is alive; one not heard from for 3 is gone (cluster.go); default 2s
 	Logger        *slog.Logger  // default slog.Default()
+	Metrics       Metrics       // measurements (metrics.go); nil: none
 	Now           func() time.Time
 }
 
@@ -90,6 +91,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Metrics == nil {
+		c.Metrics = noMetrics{}
+	}
 }
 
 func setDefault[T comparable](v *T, def T) {
@@ -126,6 +130,7 @@ type Node struct {
 	// publishFailed counts broker failures, logged at most once a second
 	// (publishLogged: UnixNano of the last log).
 	publishFailed, publishLogged atomic.Int64
+	delivered                    atomic.Int64 // event frames queued on connections (Stats)
 	hbStop                       chan struct{}
 	hbDone                       chan struct{}
 }

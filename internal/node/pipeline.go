@@ -30,6 +30,7 @@ type pendingSend struct {
 	wait   func() (parley.Message, bool, error)
 	cancel context.CancelFunc
 	done   chan struct{} // closed once answered
+	queued time.Time     // when the append was queued (Metrics.Appended)
 }
 
 // pipeline is a session's queued sends, answered in order by one goroutine
@@ -56,7 +57,7 @@ func (n *Node) queueSend(ctx context.Context, q appendQueuer, s *Session, c *par
 		<-oldest.done
 	}
 	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
-	ps := &pendingSend{op: c.Op, ref: c.Ref, cancel: cancel, done: make(chan struct{})}
+	ps := &pendingSend{op: c.Op, ref: c.Ref, cancel: cancel, done: make(chan struct{}), queued: time.Now()}
 	ps.wait = q.QueueAppend(sctx, m)
 	n.inflight.Add(1) // the Handle that called us holds one already
 	p.last = ps
@@ -88,6 +89,7 @@ func (n *Node) answerSends(ctx context.Context, s *Session) {
 		p.mu.Unlock()
 
 		stored, dup, err := ps.wait()
+		n.cfg.Metrics.Appended(time.Since(ps.queued), err == nil && !dup)
 		ps.cancel()
 		var reply *parley.Reply
 		if err == nil {

@@ -45,7 +45,9 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 		return nil, nil // the pipeline acks
 	}
 	sctx, cancel := storeCtx(ctx)
+	start := time.Now()
 	stored, dup, err := n.store.Append(sctx, m)
+	n.cfg.Metrics.Appended(time.Since(start), err == nil && !dup)
 	cancel()
 	if err != nil {
 		return nil, err

@@ -169,6 +169,18 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Ping reports whether the database answers: one round trip on a pooled
+// connection, within ctx (readiness checks).
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return errors.New("postgres: store closed")
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
 // Close waits for the calls in progress to return their connections, then
 // closes them. Calls after Close fail with EUnavailable.
 func (s *Store) Close() error {

@@ -377,6 +377,18 @@ func (b *Broker) Subscribe(fn func(*parley.Event)) (unsubscribe func()) {
 	return b.hub.Subscribe(fn)
 }
 
+// Ping reports whether the Redis server answers a PING within ctx
+// (readiness checks).
+func (b *Broker) Ping(ctx context.Context) error {
+	if b.closed.Load() {
+		return errors.New("redis: broker closed")
+	}
+	if err := b.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w", err)
+	}
+	return nil
+}
+
 // Close sends what is queued (for at most 2 s), closes the connections
 // and ends every goroutine the broker started (waiting for a call of
 // OnReconnect or of a subscriber's callback in progress: Close must not be

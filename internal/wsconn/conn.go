@@ -51,6 +51,10 @@ type Config struct {
 	// goroutine ends and the process's poller waits for it (Linux).
 	// Default 100 ms.
 	ParkAfter time.Duration
+	// OnSlowConsumer, if set, is called when the connection is closed with
+	// CloseSlowConsumer, under the connection's lock: it must only count
+	// (an atomic add), never block or call back into the connection.
+	OnSlowConsumer func()
 }
 
 // Defaults for Config, with their reasons.
@@ -248,6 +252,9 @@ func (c *Conn) closeLocked(code ws.StatusCode, reason string) {
 // closes with CloseSlowConsumer. The write in progress, if the peer is not
 // reading, would block for WriteWait; its deadline is shortened.
 func (c *Conn) slowConsumerLocked() {
+	if c.cfg.OnSlowConsumer != nil && !c.closing {
+		c.cfg.OnSlowConsumer()
+	}
 	clear(c.queue)
 	c.queue, c.bytes, c.msgs = c.queue[:0], 0, 0
 	c.closeLocked(CloseSlowConsumer, "slow consumer: reconnect and resume")

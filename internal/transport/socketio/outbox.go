@@ -25,6 +25,7 @@ type outbox struct {
 	sock  *socket.Socket
 	codec *codec
 	max   limits
+	slow  *atomic.Int64 // the server's count of sockets cut off for falling behind
 
 	mu      sync.Mutex // guards the fields below; never held while calling the library
 	closing bool
@@ -33,13 +34,14 @@ type outbox struct {
 
 	unflushed      atomic.Int64 // packets handed to Engine.IO and not written yet
 	unflushedBytes atomic.Int64
+	fellBehind     atomic.Bool // counted in slow already
 }
 
 // limits bound one socket's outbox.
 type limits struct{ messages, bytes int }
 
-func newOutbox(sock *socket.Socket, c *codec, max limits) *outbox {
-	o := &outbox{sock: sock, codec: c, max: max, acks: make(map[string]socket.Ack)}
+func newOutbox(sock *socket.Socket, c *codec, max limits, slow *atomic.Int64) *outbox {
+	o := &outbox{sock: sock, codec: c, max: max, slow: slow, acks: make(map[string]socket.Ack)}
 	sock.Conn().On("drain", func(...any) {
 		o.unflushed.Store(0)
 		o.unflushedBytes.Store(0)
@@ -70,11 +72,19 @@ func (o *outbox) Send(frame []byte) bool {
 		return false
 	}
 	if o.unflushed.Load() >= int64(o.max.messages) || o.unflushedBytes.Load()+int64(len(frame)) > int64(o.max.bytes) {
+		o.slowConsumer()
 		o.Close(parley.Errorf(parley.EUnavailable, "you fell behind: reconnect and resume from your last sequence number"))
 		return false
 	}
 	o.write(frame)
 	return true
+}
+
+// slowConsumer counts the socket as cut off for falling behind, once.
+func (o *outbox) slowConsumer() {
+	if o.fellBehind.CompareAndSwap(false, true) {
+		o.slow.Add(1)
+	}
 }
 
 // Close implements node.Outbox: the client gets an error event with the

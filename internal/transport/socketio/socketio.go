@@ -101,7 +101,8 @@ type Server struct {
 	closed bool
 	conns  sync.WaitGroup
 
-	encodes atomic.Int64
+	encodes    atomic.Int64
+	open, slow atomic.Int64 // sockets open; sockets cut off for falling behind
 }
 
 // Stats are counters of the endpoint.
@@ -109,10 +110,17 @@ type Stats struct {
 	// EventEncodes counts events encoded: one per event, namespace and
 	// Engine.IO version, however many sockets receive it.
 	EventEncodes int64
+	// Open counts the sockets connected now (one per namespace joined).
+	Open int64
+	// SlowConsumers counts sockets closed because their outbox
+	// overflowed.
+	SlowConsumers int64
 }
 
 // Stats returns the endpoint's counters.
-func (s *Server) Stats() Stats { return Stats{EventEncodes: s.encodes.Load()} }
+func (s *Server) Stats() Stats {
+	return Stats{EventEncodes: s.encodes.Load(), Open: s.open.Load(), SlowConsumers: s.slow.Load()}
+}
 
 // New returns the endpoint for n.
 func New(n *node.Node, cfg Config) (*Server, error) {
@@ -265,7 +273,8 @@ func (s *Server) connect(sock *socket.Socket, c *codec) {
 	s.conns.Add(1)
 	s.mu.Unlock()
 
-	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes})
+	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes}, &s.slow)
+	s.open.Add(1)
 	cn := &conn{s: s, sock: sock, out: out, codec: c}
 	cn.sess = s.node.Connect(out, c, sock.Handshake().Address)
 	sock.On("disconnect", func(args ...any) { cn.disconnect(args) })
@@ -284,6 +293,7 @@ func (cn *conn) disconnect(reason []any) {
 	}
 	cn.gone = true
 	cn.mu.Unlock()
+	cn.s.open.Add(-1)
 	cn.out.stop()
 	go func() { // not on the library's goroutine: an event may still be in node
 		defer cn.s.conns.Done()

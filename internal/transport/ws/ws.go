@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	gobwas "github.com/gobwas/ws"
 
@@ -56,6 +57,19 @@ type Handler struct {
 	mu     sync.Mutex // guards closed and conns.Add
 	closed bool
 	conns  sync.WaitGroup
+
+	open, slow atomic.Int64 // Stats
+}
+
+// Stats are the endpoint's counts.
+type Stats struct {
+	Open          int64 // connections open now
+	SlowConsumers int64 // connections closed because their outbox overflowed (close 4000)
+}
+
+// Stats returns the endpoint's counts.
+func (h *Handler) Stats() Stats {
+	return Stats{Open: h.open.Load(), SlowConsumers: h.slow.Load()}
 }
 
 // New returns a Handler that serves n.
@@ -67,7 +81,15 @@ func New(n *node.Node, cfg Config) *Handler {
 		cfg.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Handler{node: n, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
+	h := &Handler{node: n, cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel}
+	next := cfg.Conn.OnSlowConsumer
+	h.cfg.Conn.OnSlowConsumer = func() {
+		h.slow.Add(1)
+		if next != nil {
+			next()
+		}
+	}
+	return h
 }
 
 // ServeHTTP upgrades the request and starts the connection. It returns at
@@ -106,7 +128,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // registration with the parent cost hundreds of bytes each).
 func (h *Handler) start(c *wsconn.Conn, remote string) {
 	s := h.node.Connect(outbox{c}, Codec{}, remote)
+	h.open.Add(1)
 	c.Start(h.ctx, func(p []byte) { h.command(h.ctx, s, p) }, func(err error) {
+		h.open.Add(-1)
 		h.node.Disconnect(h.ctx, s)
 		h.log.Debug("connection ended", "remote", remote, "nick", s.Nickname(), "err", err)
 		h.conns.Done()
