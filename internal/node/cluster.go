@@ -204,8 +204,26 @@ func (n *Node) presentRemotelyLocked(room, key string) bool {
 }
 
 // membersLocked returns the nicknames in room on every node, sorted, and
-// their number; with names false only the number.
+// their number; with names false only the number — without copying the
+// room's people when no other node has any (a join into a big room must
+// not cost in proportion to its size).
 func (n *Node) membersLocked(room string, names bool) ([]string, int) {
+	if !names {
+		local := 0
+		if r := n.rooms[room]; r != nil {
+			local = len(r.people)
+		}
+		remote := false
+		for _, r := range n.remotes {
+			if len(r.rooms[room]) > 0 {
+				remote = true
+				break
+			}
+		}
+		if !remote {
+			return nil, local
+		}
+	}
 	seen := map[string]string{}
 	if r := n.rooms[room]; r != nil {
 		for key, p := range r.people {

@@ -21,7 +21,7 @@ type appendQueuer interface {
 
 // answerers run the sessions' pipelines: publishing and acking goes deep,
 // and a goroutine started per message grew its stack every time.
-var answerers = gopool.New(250 * time.Millisecond)
+var answerers = gopool.New(20 * time.Millisecond)
 
 // pendingSend is a queued send whose ack waits for the store.
 type pendingSend struct {

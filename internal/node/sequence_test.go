@@ -2,6 +2,7 @@ package node
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -129,5 +130,24 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not within 5 s: %s", what)
 		}
+	}
+}
+
+// Counting a room's people for a join copies nothing when no other node
+// has people in it: a connect storm into a big room must not cost O(N²).
+func TestMemberCountOfALocalRoomAllocatesNothing(t *testing.T) {
+	n := &Node{rooms: map[string]*room{}, remotes: map[string]*remoteNode{}}
+	r := newRoom("big")
+	for i := range 5000 {
+		r.people[fmt.Sprint("u", i)] = person{nick: fmt.Sprint("u", i), sessions: 1}
+	}
+	n.rooms["big"] = r
+	var count int
+	if allocs := testing.AllocsPerRun(10, func() { _, count = n.membersLocked("big", false) }); allocs != 0 || count != 5000 {
+		t.Errorf("count %d with %.0f allocations; want 5000 and none", count, allocs)
+	}
+	n.remotes["other"] = &remoteNode{rooms: map[string]map[string]string{"big": {"u1": "u1", "zed": "zed"}}}
+	if _, count = n.membersLocked("big", false); count != 5001 {
+		t.Errorf("count with another node's people = %d; want 5001 (u1 is on both)", count)
 	}
 }
