@@ -23,7 +23,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if builtPath != "" { // startBinary's build (breakit_test.go)
+		_ = os.RemoveAll(filepath.Dir(builtPath))
+	}
+	os.Exit(code)
 }
 
 func TestSIGTERMClosesClientsWith1001AndKeepsAcknowledgedMessages(t *testing.T) {
