@@ -4,16 +4,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
 
 // flagSet is a flag.FlagSet whose flags may also be set from PARLEY_*
-// environment variables. A flag given on the command line wins over the
-// environment, which wins over the default.
+// environment variables and, when it has a config flag, from a TOML file
+// (configfile.go). A flag given on the command line wins over the
+// environment, which wins over the file, which wins over the default.
 type flagSet struct {
 	*flag.FlagSet
-	env map[string]string // flag name → environment variable
+	env    map[string]string // flag name → environment variable
+	config *string           // the config file's flag, if the command takes one
 }
 
 func newFlagSet(name string, out io.Writer, usage string) *flagSet {
@@ -52,8 +55,15 @@ func (fs *flagSet) durationVar(p *time.Duration, name, env string, def time.Dura
 	fs.DurationVar(p, name, def, usage+fs.bind(name, env))
 }
 
+// configVar adds the flag that names a configuration file.
+func (fs *flagSet) configVar(p *string, name, env, usage string) {
+	fs.stringVar(p, name, env, "", usage)
+	fs.config = p
+}
+
 // parse parses args, then sets every flag not given there from its
-// environment variable, if set.
+// environment variable, if set, and the rest from the configuration file,
+// if one is named.
 func (fs *flagSet) parse(args []string, getenv func(string) string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,9 +75,31 @@ func (fs *flagSet) parse(args []string, getenv func(string) string) error {
 			if err := fs.Set(name, v); err != nil {
 				return fmt.Errorf("%s=%q: %w", env, v, err)
 			}
+			given[name] = true
+		}
+	}
+	if fs.config == nil || *fs.config == "" {
+		return nil
+	}
+	settings, err := readConfigFile(*fs.config, func(name string) bool { return fs.Lookup(name) != nil })
+	if err != nil {
+		return err
+	}
+	for name, v := range settings {
+		if given[name] {
+			continue
+		}
+		if err := fs.Set(name, v); err != nil {
+			return fmt.Errorf("config file %s, line %d: %s = %q: %w", *fs.config, lineOf(mustRead(*fs.config), name), name, v, err)
 		}
 	}
 	return nil
+}
+
+// mustRead returns the file's text, or "" (for error messages only).
+func mustRead(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
 }
 
 // splitList splits a comma-separated list, dropping empty items.

@@ -4,6 +4,7 @@
 //	parley [serve] [flags]        run the server (the default)
 //	parley announce [flags] TEXT  post a site-wide announcement to a running server
 //	parley bench [flags]          load-test a running server
+//	parley config check [flags]   check the configuration and print it
 //	parley version                print the version
 package main
 
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -27,6 +29,7 @@ Usage:
   parley [serve] [flags]         run the server (default when no subcommand is given)
   parley announce [flags] TEXT   post a site-wide announcement to a running server
   parley bench [flags]           load-test a running server (native or Socket.IO)
+  parley config check [flags]    check the configuration (flags, PARLEY_*, --config file) and print it
   parley version                 print the version
 
 Run "parley serve --help", "parley announce --help" or "parley bench --help"
@@ -59,6 +62,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = announce(ctx, rest, stdout, stderr, getenv)
 	case "bench":
 		err = benchCmd(ctx, rest, stdout, stderr, getenv)
+	case "config":
+		if len(rest) == 0 || rest[0] != "check" {
+			fmt.Fprintf(stderr, "parley: config needs a subcommand: parley config check [--config FILE] [serve flags]\n")
+			return 2
+		}
+		err = configCheck(rest[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "parley", version)
 	case "help":
@@ -88,4 +97,29 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	<-ctx.Done()
 	return m.Close()
+}
+
+// configCheck parses and checks the serve configuration from args, the
+// environment and the configuration file, and prints the result as a
+// configuration file (secrets hidden); an error makes it exit 1.
+func configCheck(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	m := NewMain(stderr, getenv)
+	if err := m.ParseFlags(args); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	fmt.Fprintln(stdout, "# parley serve: the configuration is valid; in effect:")
+	m.fs.VisitAll(func(f *flag.Flag) {
+		if f.Name == "config" {
+			return
+		}
+		v := f.Value.String()
+		switch {
+		case strings.Contains(f.Name, "token") && v != "":
+			v = "(hidden)"
+		case strings.Contains(v, "://"):
+			v = redact(v)
+		}
+		fmt.Fprintf(stdout, "%s = %q\n", f.Name, v)
+	})
+	return nil
 }

@@ -35,6 +35,7 @@ also what "parley" with no subcommand does.
 
 // ServeConfig is the configuration of "parley serve".
 type ServeConfig struct {
+	Config          string // TOML file of settings (configfile.go)
 	Addr            string
 	DB              string
 	Store           string // postgres:// URL; empty: SQLite in DB
@@ -75,6 +76,7 @@ type Main struct {
 	Stderr io.Writer
 	Getenv func(string) string
 
+	fs          *flagSet // the flags ParseFlags parsed (config check prints them)
 	log         *slog.Logger
 	store       parley.Store
 	closeBroker func() error
@@ -99,6 +101,8 @@ func NewMain(stderr io.Writer, getenv func(string) string) *Main {
 func (m *Main) flags() *flagSet {
 	c := &m.Config
 	fs := newFlagSet("parley serve", m.Stderr, serveUsage)
+	fs.configVar(&c.Config, "config", "PARLEY_CONFIG",
+		"TOML file of settings named as these flags (addr = \":8080\"); a flag or PARLEY_* variable wins over it")
 	fs.stringVar(&c.Addr, "addr", "PARLEY_ADDR", ":8080", "listen address (host:port)")
 	fs.stringVar(&c.DB, "db", "PARLEY_DB", "./parley.db", "SQLite database file; created with its schema on first start")
 	fs.stringVar(&c.Store, "store", "PARLEY_STORE", "",
@@ -148,7 +152,8 @@ func (m *Main) flags() *flagSet {
 
 // ParseFlags reads the configuration from args and the environment.
 func (m *Main) ParseFlags(args []string) error {
-	if err := m.flags().parse(args, m.Getenv); err != nil {
+	m.fs = m.flags()
+	if err := m.fs.parse(args, m.Getenv); err != nil {
 		return err
 	}
 	c := &m.Config
