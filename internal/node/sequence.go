@@ -22,7 +22,7 @@ import (
 // never sees seq 8 before seq 2 and never misses 2 to 7, even when the node
 // that stored them died before publishing.
 type sequencer struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex // read on every message; written at join, leave and forget
 	rooms map[string]*roomSeq
 }
 
@@ -54,8 +54,8 @@ func newSequencer() *sequencer { return &sequencer{rooms: make(map[string]*roomS
 
 // known reports whether the sequencer follows room.
 func (q *sequencer) known(room string) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.mu.RLock()
+	defer q.mu.RUnlock()
 	return q.rooms[room] != nil
 }
 
@@ -83,15 +83,15 @@ func (q *sequencer) forget(room string) {
 }
 
 func (q *sequencer) get(room string) *roomSeq {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.mu.RLock()
+	defer q.mu.RUnlock()
 	return q.rooms[room]
 }
 
 // followed returns the rooms followed.
 func (q *sequencer) followed() []string {
-	q.mu.Lock()
-	defer q.mu.Unlock()
+	q.mu.RLock()
+	defer q.mu.RUnlock()
 	out := make([]string, 0, len(q.rooms))
 	for room := range q.rooms {
 		out = append(out, room)
