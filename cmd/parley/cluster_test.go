@@ -484,3 +484,34 @@ func TestClusterRefusesBadSetups(t *testing.T) {
 		t.Errorf("unreachable NATS: err %v; want a refusal naming its URL", err)
 	}
 }
+
+// TestClusterDeadNodeDropsOutOfPresence: a node killed with SIGKILL says
+// nothing; the others drop its people from presence within four
+// heartbeats (here 4 × 250 ms), and say so with a left event.
+func TestClusterDeadNodeDropsOutOfPresence(t *testing.T) {
+	eachBroker(t, func(t *testing.T, e *clusterEnv) {
+		e.start(3)
+		settle()
+		alice, _ := e.client(0, "alice")
+		alice.Join("lobby")
+		bob, _ := e.client(1, "bob")
+		bob.Join("lobby")
+		carol, _ := e.client(2, "carol")
+		carol.Join("lobby")
+		for _, who := range []string{"bob", "carol"} {
+			alice.Expect(func(f wstest.Frame) bool { return f.Type() == "joined" && f.Str("nickname") == who })
+		}
+		if err := e.nodes[1].cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		alice.Expect(func(f wstest.Frame) bool { return f.Type() == "left" && f.Str("nickname") == "bob" })
+		if d := time.Since(start); d > 4*clusterHeartbeat+time.Second {
+			t.Errorf("bob left %v after his node died; want within 4 heartbeats (%v) and a little", d, 4*clusterHeartbeat)
+		}
+		p := alice.MustOK(map[string]any{"type": "presence", "room": "lobby"})
+		if fmt.Sprint(p["members"]) != "[alice carol]" {
+			t.Errorf("presence after node 2 died = %v; want alice and carol", p["members"])
+		}
+	})
+}
