@@ -3,7 +3,10 @@ package brokertest
 import (
 	"context"
 	"fmt"
+	"net"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,9 +33,12 @@ type Server interface {
 type Network struct {
 	// Start starts a fresh server for one test.
 	Start func(tb testing.TB) Server
-	// Open connects a broker to srv on channel, logging to tb;
-	// onReconnect (may be nil) is its OnReconnect. The caller closes it.
-	Open func(ctx context.Context, tb testing.TB, srv Server, channel string, onReconnect func()) (Closer, error)
+	// Open connects a broker to the server at url on channel, logging to
+	// tb; onReconnect (may be nil) is its OnReconnect. The caller closes it.
+	Open func(ctx context.Context, tb testing.TB, url, channel string, onReconnect func()) (Closer, error)
+	// URL is srv's URL; At the URL of a server at host:port.
+	URL func(srv Server) string
+	At  func(hostport string) string
 	// Channel returns a channel no other case uses.
 	Channel func() string
 }
@@ -42,7 +48,7 @@ func (nb Network) open(tb testing.TB, srv Server, channel string, onReconnect fu
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	b, err := nb.Open(ctx, tb, srv, channel, onReconnect)
+	b, err := nb.Open(ctx, tb, nb.URL(srv), channel, onReconnect)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -50,10 +56,28 @@ func (nb Network) open(tb testing.TB, srv Server, channel string, onReconnect fu
 	return b
 }
 
-// RunNetwork runs the cases that need the broker's server itself: the
-// server going away (stopped, killed, restarted at once) and coming back,
+// Brokers returns a NewBrokers for Run and Benchmark on srv: each call
+// opens n brokers on a channel of their own, so cases do not see each
+// other's events.
+func (nb Network) Brokers(srv Server) NewBrokers {
+	return func(tb testing.TB, n int) []parley.Broker {
+		tb.Helper()
+		channel := nb.Channel()
+		out := make([]parley.Broker, n)
+		for i := range out {
+			out[i] = nb.open(tb, srv, channel, nil)
+		}
+		return out
+	}
+}
+
+// RunNetwork runs the cases that need the broker's server itself: no
+// server, or a silent one, at start (a node refuses to start, soon); the
+// server going away (stopped, killed, restarted at once) and coming back;
 // and Close (every goroutine ends; what was queued still goes out).
 func RunNetwork(t *testing.T, nb Network) {
+	t.Run("NewFailsWhenTheServerIsUnreachable", func(t *testing.T) { testUnreachable(t, nb) })
+	t.Run("NewHonoursItsContext", func(t *testing.T) { testSilentServer(t, nb) })
 	t.Run("ServerRestart", func(t *testing.T) { testServerRestart(t, nb) })
 	t.Run("CloseEndsEveryGoroutine", func(t *testing.T) { testCloseEndsEveryGoroutine(t, nb) })
 	t.Run("CloseSendsWhatIsQueued", func(t *testing.T) { testCloseSendsWhatIsQueued(t, nb) })
@@ -146,7 +170,7 @@ func testCloseEndsEveryGoroutine(t *testing.T, nb Network) {
 	var pbs []parley.Broker
 	var cs []*Collector
 	for i := range 3 {
-		b, err := nb.Open(context.Background(), t, srv, "parley.close", func() {})
+		b, err := nb.Open(context.Background(), t, nb.URL(srv), "parley.close", func() {})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,4 +221,68 @@ func testCloseSendsWhatIsQueued(t *testing.T, nb Network) {
 	}
 	send.Close()
 	c.WaitCount(t, "drain", n)
+}
+
+// testUnreachable: New on a port where nothing listens fails within
+// seconds, naming the server.
+func testUnreachable(t *testing.T, nb Network) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := nb.At(ln.Addr().String())
+	ln.Close() // now nothing listens there
+	start := time.Now()
+	b, err := nb.Open(context.Background(), t, url, nb.Channel(), nil)
+	if err == nil {
+		b.Close()
+		t.Fatal("New on a port where nothing listens: nil error")
+	}
+	if !strings.Contains(err.Error(), url) {
+		t.Errorf("error %q does not name the server", err)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("New took %v to fail", d)
+	}
+}
+
+// testSilentServer: a server that accepts and never answers makes New
+// wait for its ctx, not longer.
+func testSilentServer(t *testing.T, nb Network) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	b, err := nb.Open(ctx, t, nb.At(ln.Addr().String()), nb.Channel(), nil)
+	if err == nil {
+		b.Close()
+		t.Fatal("New on a silent server: nil error")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("New took %v with a 300 ms context", d)
+	}
 }
