@@ -1,5 +1,7 @@
 package parley
 
+import "time"
+
 // Op names a command a client can give. Every transport decodes its own
 // wire format into a Command with one of these and hands it to the engine.
 type Op string
@@ -44,18 +46,21 @@ type Command struct {
 type Reply struct {
 	Op        Op
 	Ref       string
-	Nickname  string     // hello
-	Token     string     // hello
-	Room      string     // join, leave, history, presence
-	Members   []string   // join, presence: nicknames in the room; join leaves it nil above the presence limit (ask presence)
-	Count     int        // join, presence: people in the room
-	LastSeq   int64      // join: Seq of the room's newest message
-	Message   *Message   // send, dm: the stored message
-	Duplicate bool       // send, dm: the ClientID was seen before; Message is the original
-	Messages  []Message  // history, oldest first
-	HasMore   bool       // history: older messages exist (with After: newer ones)
-	Reset     bool       // resume: After is not in the room's history (older than what is kept, or newer than the newest); Messages is the newest page
-	Rooms     []RoomInfo // rooms; for conversations, Name is the conversation key and With the other person
+	Nickname  string        // hello
+	Token     string        // hello: "" when the session came in with the page's login cookie (the page never sees it)
+	Role      Role          // hello: the user's role
+	Reg       bool          // hello: the nickname is registered (has a password)
+	SlowMode  time.Duration // join: the room's slow mode (0: none)
+	Room      string        // join, leave, history, presence
+	Members   []string      // join, presence: nicknames in the room; join leaves it nil above the presence limit (ask presence)
+	Count     int           // join, presence: people in the room
+	LastSeq   int64         // join: Seq of the room's newest message
+	Message   *Message      // send, dm: the stored message
+	Duplicate bool          // send, dm: the ClientID was seen before; Message is the original
+	Messages  []Message     // history, oldest first
+	HasMore   bool          // history: older messages exist (with After: newer ones)
+	Reset     bool          // resume: After is not in the room's history (older than what is kept, or newer than the newest); Messages is the newest page
+	Rooms     []RoomInfo    // rooms; for conversations, Name is the conversation key and With the other person
 }
 
 // RoomInfo is a room as listed by OpRooms.

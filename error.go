@@ -25,6 +25,10 @@ const (
 	ENotJoined        = "not_joined"     // the command needs membership of the room
 	EUnknownUser      = "unknown_user"   // no user has this nickname
 	ENotFound         = "not_found"      // the room, message or resource does not exist
+	ELoginRequired    = "login_required" // the nickname is registered: log in with its password
+	EBanned           = "banned"         // a ban keeps this person, nickname or address out; the message says until when
+	EKicked           = "kicked"         // a moderator ended the session (it may reconnect)
+	EMuted            = "muted"          // a moderator muted the sender in this room; the message says until when
 	EUnavailable      = "unavailable"    // overloaded or shutting down; retry later
 	EInternal         = "internal"       // a bug or an unexpected failure; details are logged, not sent
 )

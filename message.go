@@ -20,6 +20,11 @@ type Message struct {
 	// From and ClientID returns the first message instead of storing another.
 	ClientID  string
 	CreatedAt time.Time
+	// Deleted marks a tombstone: a moderator deleted the message for
+	// everyone; Text, HTML and Mentions are empty, ID, Room, Seq, From and
+	// CreatedAt stay so that history keeps its place.
+	Deleted   bool
+	DeletedBy string
 }
 
 // IsDirect reports whether m is a direct (one-to-one) message.
@@ -30,6 +35,9 @@ type Room struct {
 	Name      string
 	LastSeq   int64 // Seq of the newest message, 0 if none
 	CreatedAt time.Time
+	// SlowMode is the least time between two messages of one person in
+	// the room (0: none); moderators are exempt.
+	SlowMode time.Duration
 }
 
 // Lobby is the room that always exists.
@@ -44,6 +52,11 @@ type User struct {
 	// DMCursor is the ID of the newest direct message delivered to the user;
 	// direct messages with a larger ID wait for their next login.
 	DMCursor int64
+	// Registered: the nickname has a password and is its owner's for good
+	// (never released after NickHold).
+	Registered bool
+	Role       Role   // RoleUser for guests
+	LastIP     string // the address of the user's last hello, for bans by IP; never sent to clients
 }
 
 // Announcement is a site-wide notice from an administrator.
@@ -52,7 +65,9 @@ type Announcement struct {
 	Text      string
 	HTML      string
 	CreatedAt time.Time
+	StartsAt  time.Time // shown from then on (never before CreatedAt)
 	ExpiresAt time.Time // the announcement is active until then
+	By        string    // the actor who wrote it
 }
 
 // EventKind names what an Event says.
@@ -70,6 +85,27 @@ const (
 	EventTyping EventKind = "typing"
 	// EventAnnouncement carries an Announcement to everyone connected.
 	EventAnnouncement EventKind = "announcement"
+	// EventDeleted carries the tombstone of a message a moderator deleted
+	// (Message, with Deleted set) to the room's members.
+	EventDeleted EventKind = "message.deleted"
+	// EventAnnouncementDeleted says the announcement with
+	// Announcement.ID was withdrawn; clients stop showing it.
+	EventAnnouncementDeleted EventKind = "announcement.deleted"
+	// EventRoomSettings carries Room's Settings (slow mode) to its members.
+	EventRoomSettings EventKind = "room.settings"
+	// EventMuted and EventUnmuted tell Nickname (and every node) that Mute
+	// now holds, or no longer holds, in Room.
+	EventMuted   EventKind = "muted"
+	EventUnmuted EventKind = "unmuted"
+	// EventRole tells every node, and Nickname's sessions, that Nickname's
+	// role is now Role.
+	EventRole EventKind = "role"
+	// EventKick ends every session of Nickname, with Reason.
+	EventKick EventKind = "kick"
+	// EventBan ends every session the Ban matches; nodes also refresh what
+	// they know of bans. EventUnban only refreshes it. Nodes only.
+	EventBan   EventKind = "node.ban"
+	EventUnban EventKind = "node.unban"
 	// EventMention is derived by the receiving node from an EventMessage for
 	// each mentioned user; it is never published.
 	EventMention EventKind = "mention"
@@ -104,4 +140,14 @@ type Event struct {
 	Message      *Message
 	Announcement *Announcement
 	Presence     *NodePresence // with EventHeartbeat
+	Reason       string        // EventKick: why, for the person kicked
+	Role         Role          // EventRole
+	Ban          *Ban          // EventBan, EventUnban
+	Mute         *Mute         // EventMuted, EventUnmuted
+	Settings     *RoomSettings // EventRoomSettings
+}
+
+// RoomSettings are a room's rules that moderators set.
+type RoomSettings struct {
+	SlowMode time.Duration // 0: none
 }

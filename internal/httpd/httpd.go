@@ -16,11 +16,12 @@ import (
 
 	"github.com/parley-chat/parley"
 	"github.com/parley-chat/parley/internal/httperr"
+	"github.com/parley-chat/parley/internal/node"
 )
 
 // Announcer is what the admin API needs of the engine.
 type Announcer interface {
-	Announce(ctx context.Context, text string, ttl time.Duration) (parley.Announcement, error)
+	Announce(ctx context.Context, by parley.Actor, req node.AnnouncementRequest) (parley.Announcement, error)
 	Announcements(ctx context.Context) ([]parley.Announcement, error)
 }
 
@@ -150,7 +151,7 @@ func (a *adminAPI) postAnnouncement(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ann, err := a.announcer.Announce(r.Context(), req.Text, ttl)
+	ann, err := a.announcer.Announce(r.Context(), parley.Actor{Name: "operator", Role: parley.RoleAdmin, Via: "admin_token"}, node.AnnouncementRequest{Text: req.Text, TTL: ttl})
 	if err != nil {
 		httperr.Write(w, err)
 		return

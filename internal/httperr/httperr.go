@@ -26,6 +26,10 @@ var statuses = map[string]int{
 	parley.ENotJoined:        http.StatusForbidden,
 	parley.EUnknownUser:      http.StatusNotFound,
 	parley.ENotFound:         http.StatusNotFound,
+	parley.ELoginRequired:    http.StatusUnauthorized,
+	parley.EBanned:           http.StatusForbidden,
+	parley.EKicked:           http.StatusForbidden,
+	parley.EMuted:            http.StatusForbidden,
 	parley.EUnavailable:      http.StatusServiceUnavailable,
 	parley.EInternal:         http.StatusInternalServerError,
 }

@@ -9,10 +9,18 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-// Announce stores a site-wide announcement, active for ttl (0: the default),
-// and pushes it to everyone connected. Authorization is the caller's: only
-// an administrator may reach this.
-func (n *Node) Announce(ctx context.Context, text string, ttl time.Duration) (parley.Announcement, error) {
+// AnnouncementRequest asks for an announcement.
+type AnnouncementRequest struct {
+	Text     string
+	StartsAt time.Time     // zero: now
+	TTL      time.Duration // how long from StartsAt; 0: EndsAt, or the default
+	EndsAt   time.Time     // used when TTL is 0; zero: the default lifetime
+}
+
+// Announce stores a site-wide announcement and pushes it to everyone
+// connected when it starts (now, or at StartsAt on every node). Admins only.
+func (n *Node) Announce(ctx context.Context, by parley.Actor, req AnnouncementRequest) (parley.Announcement, error) {
+	text, ttl := req.Text, req.TTL
 	switch {
 	case strings.TrimSpace(text) == "":
 		return parley.Announcement{}, parley.Errorf(parley.EMissingField, "missing field: text")
@@ -39,4 +47,16 @@ func (n *Node) Announce(ctx context.Context, text string, ttl time.Duration) (pa
 // Announcements returns the active announcements.
 func (n *Node) Announcements(ctx context.Context) ([]parley.Announcement, error) {
 	return n.store.ActiveAnnouncements(ctx, n.cfg.Now())
+}
+
+// AllAnnouncements lists the announcements not yet over, scheduled ones
+// included. Admins only.
+func (n *Node) AllAnnouncements(ctx context.Context, by parley.Actor) ([]parley.Announcement, error) {
+	return nil, errTODO
+}
+
+// DeleteAnnouncement withdraws the announcement id: clients stop showing
+// it (EventAnnouncementDeleted). Admins only.
+func (n *Node) DeleteAnnouncement(ctx context.Context, by parley.Actor, id int64) (parley.Announcement, error) {
+	return parley.Announcement{}, errTODO
 }

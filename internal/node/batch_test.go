@@ -50,7 +50,7 @@ func roomOf(t *testing.T, n *node.Node, members int) []*batchOutbox {
 	outs := make([]*batchOutbox, members)
 	for i := range outs {
 		outs[i] = &batchOutbox{}
-		s := n.Connect(outs[i], countingCodec{&c}, "test")
+		s := n.Connect(outs[i], countingCodec{&c}, node.Peer{Addr: "test"})
 		n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: fmt.Sprint("m", i)})
 		n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
 	}
@@ -60,7 +60,7 @@ func roomOf(t *testing.T, n *node.Node, members int) []*batchOutbox {
 // joinedSender is a session "sender" in room "lobby".
 func joinedSender(n *node.Node) *node.Session {
 	var c atomic.Int64
-	s := n.Connect(&outbox{}, countingCodec{&c}, "test")
+	s := n.Connect(&outbox{}, countingCodec{&c}, node.Peer{Addr: "test"})
 	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: "sender"})
 	n.Handle(context.Background(), s, parley.Command{Op: parley.OpJoin, Room: "lobby"})
 	return s

@@ -223,7 +223,7 @@ func TestClusterDirectMentionsTypingAnnouncements(t *testing.T) {
 	eventually(t, "carol is notified of the mention", func() bool { return carolOut.count("mention") == 1 })
 	c.nodes[0].Handle(context.Background(), alice, parley.Command{Op: parley.OpTyping, Room: "lobby"})
 	eventually(t, "bob sees alice typing", func() bool { return bobOut.has("typing", "alice") })
-	if _, err := c.nodes[1].Announce(context.Background(), "maintenance at noon", 0); err != nil {
+	if _, err := c.nodes[1].Announce(context.Background(), parley.Actor{Name: "operator", Role: parley.RoleAdmin}, node.AnnouncementRequest{Text: "maintenance at noon"}); err != nil {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]*outbox{"alice": aliceOut, "bob": bobOut, "carol": carolOut} {
@@ -276,7 +276,7 @@ func (o *outbox) countOf(typ, nickname string) int {
 func connectToken(t *testing.T, n *node.Node, token string) (*node.Session, *outbox) {
 	t.Helper()
 	out := &outbox{}
-	s := n.Connect(out, countingCodec{new(atomic.Int64)}, "test")
+	s := n.Connect(out, countingCodec{new(atomic.Int64)}, node.Peer{Addr: "test"})
 	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Token: token})
 	if f := out.frames[0]; f["type"] != "welcome" {
 		t.Fatalf("hello with token: %v", f)

@@ -60,7 +60,7 @@ func BenchmarkFanOut(b *testing.B) {
 			r := newRoom("lobby")
 			sessions := make([]*Session, members)
 			for i := range sessions {
-				sessions[i] = n.Connect(nopBatchOutbox{}, benchCodec{}, "bench")
+				sessions[i] = n.Connect(nopBatchOutbox{}, benchCodec{}, Peer{Addr: "bench"})
 				sessions[i].nick, sessions[i].key = fmt.Sprintf("m%d", i), fmt.Sprintf("m%d", i)
 			}
 			n.mu.Lock()

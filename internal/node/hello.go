@@ -34,7 +34,7 @@ func (n *Node) hello(ctx context.Context, s *Session, c *parley.Command) (*parle
 	if err != nil {
 		return nil, err
 	}
-	if err := n.store.TouchUser(ctx, user.Nickname, n.cfg.Now(), 0); err != nil {
+	if err := n.store.TouchUser(ctx, user.Nickname, n.cfg.Now(), 0, ""); err != nil {
 		return nil, err
 	}
 	n.mu.Lock()
@@ -87,7 +87,7 @@ func (n *Node) afterHello(ctx context.Context, s *Session) {
 	if len(pending) > 0 {
 		// Record the delivery now, not only at disconnect: a quick
 		// reconnect must not get these again.
-		if err := n.store.TouchUser(ctx, s.nick, n.cfg.Now(), s.maxDM.Load()); err != nil {
+		if err := n.store.TouchUser(ctx, s.nick, n.cfg.Now(), s.maxDM.Load(), ""); err != nil {
 			n.log.Warn("record direct message delivery", "nick", s.nick, "err", err)
 		}
 	}

@@ -116,7 +116,7 @@ func newNode(t *testing.T, cfg node.Config) *node.Node {
 func connect(t *testing.T, n *node.Node, codec node.Codec, nick string) (*node.Session, *outbox) {
 	t.Helper()
 	out := &outbox{}
-	s := n.Connect(out, codec, "test")
+	s := n.Connect(out, codec, node.Peer{Addr: "test"})
 	n.Handle(context.Background(), s, parley.Command{Op: parley.OpHello, Nickname: nick})
 	if f := out.frames[0]; f["type"] != "welcome" {
 		t.Fatalf("hello %s: %v", nick, f)

@@ -104,7 +104,7 @@ func (c *pclient) last(room string) int64 {
 func (c *pclient) connect(t *testing.T, w *world) {
 	c.out = &outbox{}
 	c.read = 0
-	c.s = w.n.Connect(c.out, countingCodec{new(atomic.Int64)}, "prop")
+	c.s = w.n.Connect(c.out, countingCodec{new(atomic.Int64)}, node.Peer{Addr: "prop"})
 	c.gen = w.gen
 	hello := parley.Command{Op: parley.OpHello, Nickname: c.nick}
 	if c.token != "" {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"net/netip"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,7 @@ type Session struct {
 	out    Outbox
 	codec  Codec
 	remote string
+	peer   Peer
 
 	// Owned by the goroutine that calls Handle.
 	limiter  tokenBucket
@@ -74,11 +76,21 @@ func (s *Session) noteDM(id int64) {
 	}
 }
 
-// Connect registers a new connection, from remote (an address for logs),
-// that speaks codec and is written through out.
-func (n *Node) Connect(out Outbox, codec Codec, remote string) *Session {
+// Peer is what a transport knows of who is at the other end of a
+// connection.
+type Peer struct {
+	Addr string     // the remote address, for logs
+	IP   netip.Addr // the client's address (past trusted proxies), for bans; may be invalid
+	// Token is the login session token the connection carried in its
+	// cookie (the web page), "" if none: hello may use it.
+	Token string
+}
+
+// Connect registers a new connection from peer that speaks codec and is
+// written through out.
+func (n *Node) Connect(out Outbox, codec Codec, peer Peer) *Session {
 	s := &Session{
-		out: out, codec: codec, remote: remote,
+		out: out, codec: codec, remote: peer.Addr, peer: peer,
 		limiter: newTokenBucket(n.cfg.Rate, n.cfg.Burst, n.cfg.Now()),
 	}
 	n.mu.Lock()
@@ -130,7 +142,7 @@ func (n *Node) Disconnect(ctx context.Context, s *Session) {
 	if s.key != "" {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 		defer cancel()
-		if err := n.store.TouchUser(ctx, s.nick, n.cfg.Now(), s.maxDM.Load()); err != nil {
+		if err := n.store.TouchUser(ctx, s.nick, n.cfg.Now(), s.maxDM.Load(), ""); err != nil {
 			n.log.Warn("record user last seen", "nick", s.nick, "err", err)
 		}
 	}

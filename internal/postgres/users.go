@@ -173,7 +173,7 @@ func (s *Store) user(ctx context.Context, missing, query string, arg string) (pa
 }
 
 // TouchUser implements parley.Store.
-func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64) error {
+func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64, ip string) error {
 	if s.closed.Load() {
 		return errClosed
 	}

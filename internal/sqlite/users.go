@@ -133,7 +133,7 @@ func (s *Store) UserByNickname(ctx context.Context, nick string) (parley.User, e
 }
 
 // TouchUser implements parley.Store.
-func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64) error {
+func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64, ip string) error {
 	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			`UPDATE users SET last_seen = ?, dm_cursor = MAX(dm_cursor, ?) WHERE nick_key = ?`,

@@ -297,7 +297,7 @@ func testTouchUser(t *testing.T, s parley.Store) {
 		t.Fatal(err)
 	}
 	for _, c := range []int64{5, 3} {
-		if err := s.TouchUser(ctx, "Bob", T0.Add(time.Minute), c); err != nil {
+		if err := s.TouchUser(ctx, "Bob", T0.Add(time.Minute), c, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/parley-chat/parley/internal/httperr"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/origin"
+	"github.com/parley-chat/parley/internal/peer"
 	"github.com/parley-chat/parley/internal/protocol"
 )
 
@@ -57,6 +58,9 @@ type Config struct {
 	OutboxMessages, OutboxBytes int
 	// Compat, if set, serves tutorial-style pages (see Compat).
 	Compat *Compat
+	// Peers tells the client's address (past trusted proxies) and login
+	// cookie from the handshake; the zero value trusts no proxy.
+	Peers  peer.Resolver
 	Logger *slog.Logger
 }
 
@@ -276,7 +280,8 @@ func (s *Server) connect(sock *socket.Socket, c *codec) {
 	out := newOutbox(sock, c, limits{messages: s.cfg.OutboxMessages, bytes: s.cfg.OutboxBytes}, &s.slow)
 	s.open.Add(1)
 	cn := &conn{s: s, sock: sock, out: out, codec: c}
-	cn.sess = s.node.Connect(out, c, sock.Handshake().Address)
+	hs := sock.Handshake()
+	cn.sess = s.node.Connect(out, c, s.cfg.Peers.Peer(hs.Address, hs.Headers.Header()))
 	sock.On("disconnect", func(args ...any) { cn.disconnect(args) })
 	if c.compat != nil {
 		cn.startCompat(sock)

@@ -54,7 +54,15 @@ var closeCodes = map[string]ws.StatusCode{
 	parley.EUnavailable: ws.StatusGoingAway,       // 1001: server shutting down; reconnect elsewhere or later
 	parley.ERateLimited: ws.StatusPolicyViolation, // 1008: flooding far past the rate limit
 	parley.ETooLarge:    ws.StatusMessageTooBig,   // 1009
+	parley.EKicked:      CloseKicked,
+	parley.EBanned:      CloseBanned,
 }
+
+// Close codes of moderation (4000 is wsconn.CloseSlowConsumer).
+const (
+	CloseKicked ws.StatusCode = 4001 // a moderator ended the session; reconnecting is allowed
+	CloseBanned ws.StatusCode = 4002 // a ban holds; reconnecting is refused until it ends
+)
 
 // CloseCode returns the WebSocket close code for ending a connection
 // because of err: the one place where an error becomes a close code.

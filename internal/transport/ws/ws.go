@@ -18,6 +18,7 @@ import (
 	"github.com/parley-chat/parley/internal/httperr"
 	"github.com/parley-chat/parley/internal/node"
 	"github.com/parley-chat/parley/internal/origin"
+	"github.com/parley-chat/parley/internal/peer"
 	"github.com/parley-chat/parley/internal/protocol"
 	"github.com/parley-chat/parley/internal/wsconn"
 )
@@ -38,8 +39,11 @@ type Config struct {
 	// maximum (4 MiB on Linux): what a client that stops reading can cost
 	// in kernel memory, and how soon its outbox limit cuts it off.
 	SendBuffer int
-	Conn       wsconn.Config
-	Logger     *slog.Logger
+	// Peers tells the client's address (past trusted proxies) and login
+	// cookie; the zero value trusts no proxy.
+	Peers  peer.Resolver
+	Conn   wsconn.Config
+	Logger *slog.Logger
 }
 
 // DefaultMaxCommandBytes bounds a command frame: a 4,000-character message
@@ -115,7 +119,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = tc.SetWriteBuffer(h.cfg.SendBuffer)
 	}
 	c := wsconn.New(conn, rw, h.cfg.Conn) // takes what rw buffered; rw is not kept
-	h.start(c, r.RemoteAddr)
+	h.start(c, h.cfg.Peers.Request(r))
 }
 
 // start runs one connection. No goroutine of ours waits for it: wsconn
@@ -126,8 +130,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // so a client's sends wait in TCP. The handler's context serves every
 // connection: an idle connection's memory is the point (a context and its
 // registration with the parent cost hundreds of bytes each).
-func (h *Handler) start(c *wsconn.Conn, remote string) {
-	s := h.node.Connect(outbox{c}, Codec{}, remote)
+func (h *Handler) start(c *wsconn.Conn, p node.Peer) {
+	remote := p.Addr
+	s := h.node.Connect(outbox{c}, Codec{}, p)
 	h.open.Add(1)
 	c.Start(h.ctx, func(p []byte) { h.command(h.ctx, s, p) }, func(err error) {
 		h.open.Add(-1)
