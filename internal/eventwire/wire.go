@@ -17,8 +17,16 @@
 //	k    Kind             o  Node (the origin)   r  Room   n  Nickname
 //	m    Message: id ID, r Room, s Seq, f From, to To, t Text, h HTML,
 //	     mn Mentions, c ClientID, at/atn CreatedAt
-//	a    Announcement: id ID, t Text, h HTML, at/atn CreatedAt, exp/expn ExpiresAt
+//	     del Deleted, db DeletedBy
+//	a    Announcement: id ID, t Text, h HTML, at/atn CreatedAt, st/stn StartsAt,
+//	     exp/expn ExpiresAt, by By
 //	p    Presence: u Users, r Rooms (room → nicknames), ask Ask
+//	why  Reason           role  Role
+//	b    Ban: id ID, k Kind, v Value, n Nickname, why Reason, by By,
+//	     at/atn CreatedAt, exp/expn ExpiresAt
+//	mu   Mute: r Room, n Nickname, why Reason, by By, at/atn CreatedAt,
+//	     exp/expn ExpiresAt
+//	set  Settings: slow SlowMode (nanoseconds)
 //
 // Empty fields are left out. A time is two numbers: at is Unix milliseconds
 // (what the stores keep) and atn the nanoseconds within that millisecond,
@@ -60,6 +68,42 @@ type wireEvent struct {
 	Message      *wireMessage      `json:"m,omitempty"`
 	Announcement *wireAnnouncement `json:"a,omitempty"`
 	Presence     *wirePresence     `json:"p,omitempty"`
+	Reason       string            `json:"why,omitempty"`
+	Role         parley.Role       `json:"role,omitempty"`
+	Ban          *wireBan          `json:"b,omitempty"`
+	Mute         *wireMute         `json:"mu,omitempty"`
+	Settings     *wireSettings     `json:"set,omitempty"`
+}
+
+// wireBan is parley.Ban on the wire.
+type wireBan struct {
+	ID        int64          `json:"id,omitempty"`
+	Kind      parley.BanKind `json:"k,omitempty"`
+	Value     string         `json:"v,omitempty"`
+	Nickname  string         `json:"n,omitempty"`
+	Reason    string         `json:"why,omitempty"`
+	By        string         `json:"by,omitempty"`
+	CreatedAt *int64         `json:"at,omitempty"`
+	CreatedNs int32          `json:"atn,omitempty"`
+	ExpiresAt *int64         `json:"exp,omitempty"`
+	ExpiresNs int32          `json:"expn,omitempty"`
+}
+
+// wireMute is parley.Mute on the wire.
+type wireMute struct {
+	Room      string `json:"r,omitempty"`
+	Nickname  string `json:"n,omitempty"`
+	Reason    string `json:"why,omitempty"`
+	By        string `json:"by,omitempty"`
+	CreatedAt *int64 `json:"at,omitempty"`
+	CreatedNs int32  `json:"atn,omitempty"`
+	ExpiresAt *int64 `json:"exp,omitempty"`
+	ExpiresNs int32  `json:"expn,omitempty"`
+}
+
+// wireSettings is parley.RoomSettings on the wire.
+type wireSettings struct {
+	SlowMode time.Duration `json:"slow,omitempty"`
 }
 
 // wireMessage is parley.Message on the wire.
@@ -75,6 +119,8 @@ type wireMessage struct {
 	ClientID  string   `json:"c,omitempty"`
 	CreatedAt *int64   `json:"at,omitempty"`
 	CreatedNs int32    `json:"atn,omitempty"`
+	Deleted   bool     `json:"del,omitempty"`
+	DeletedBy string   `json:"db,omitempty"`
 }
 
 // wireAnnouncement is parley.Announcement on the wire.
@@ -84,8 +130,11 @@ type wireAnnouncement struct {
 	HTML      string `json:"h,omitempty"`
 	CreatedAt *int64 `json:"at,omitempty"`
 	CreatedNs int32  `json:"atn,omitempty"`
+	StartsAt  *int64 `json:"st,omitempty"`
+	StartsNs  int32  `json:"stn,omitempty"`
 	ExpiresAt *int64 `json:"exp,omitempty"`
 	ExpiresNs int32  `json:"expn,omitempty"`
+	By        string `json:"by,omitempty"`
 }
 
 // wirePresence is parley.NodePresence on the wire.
@@ -185,18 +234,22 @@ func toWire(ev *parley.Event) (*wireEvent, error) {
 		Node:     ev.Node,
 		Room:     ev.Room,
 		Nickname: ev.Nickname,
+		Reason:   ev.Reason,
+		Role:     ev.Role,
 	}
 	if m := ev.Message; m != nil {
 		wm := &wireMessage{
-			ID:       m.ID,
-			Room:     m.Room,
-			Seq:      m.Seq,
-			From:     m.From,
-			To:       m.To,
-			Text:     m.Text,
-			HTML:     m.HTML,
-			Mentions: m.Mentions,
-			ClientID: m.ClientID,
+			ID:        m.ID,
+			Room:      m.Room,
+			Seq:       m.Seq,
+			From:      m.From,
+			To:        m.To,
+			Text:      m.Text,
+			HTML:      m.HTML,
+			Mentions:  m.Mentions,
+			ClientID:  m.ClientID,
+			Deleted:   m.Deleted,
+			DeletedBy: m.DeletedBy,
 		}
 		var err error
 		if wm.CreatedAt, wm.CreatedNs, err = putTime(m.CreatedAt); err != nil {
@@ -205,10 +258,13 @@ func toWire(ev *parley.Event) (*wireEvent, error) {
 		w.Message = wm
 	}
 	if a := ev.Announcement; a != nil {
-		wa := &wireAnnouncement{ID: a.ID, Text: a.Text, HTML: a.HTML}
+		wa := &wireAnnouncement{ID: a.ID, Text: a.Text, HTML: a.HTML, By: a.By}
 		var err error
 		if wa.CreatedAt, wa.CreatedNs, err = putTime(a.CreatedAt); err != nil {
 			return nil, fmt.Errorf("announcement created at: %w", err)
+		}
+		if wa.StartsAt, wa.StartsNs, err = putTime(a.StartsAt); err != nil {
+			return nil, fmt.Errorf("announcement starts at: %w", err)
 		}
 		if wa.ExpiresAt, wa.ExpiresNs, err = putTime(a.ExpiresAt); err != nil {
 			return nil, fmt.Errorf("announcement expires at: %w", err)
@@ -217,6 +273,31 @@ func toWire(ev *parley.Event) (*wireEvent, error) {
 	}
 	if p := ev.Presence; p != nil {
 		w.Presence = &wirePresence{Users: p.Users, Rooms: p.Rooms, Ask: p.Ask}
+	}
+	if b := ev.Ban; b != nil {
+		wb := &wireBan{ID: b.ID, Kind: b.Kind, Value: b.Value, Nickname: b.Nickname, Reason: b.Reason, By: b.By}
+		var err error
+		if wb.CreatedAt, wb.CreatedNs, err = putTime(b.CreatedAt); err != nil {
+			return nil, fmt.Errorf("ban created at: %w", err)
+		}
+		if wb.ExpiresAt, wb.ExpiresNs, err = putTime(b.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("ban expires at: %w", err)
+		}
+		w.Ban = wb
+	}
+	if m := ev.Mute; m != nil {
+		wm := &wireMute{Room: m.Room, Nickname: m.Nickname, Reason: m.Reason, By: m.By}
+		var err error
+		if wm.CreatedAt, wm.CreatedNs, err = putTime(m.CreatedAt); err != nil {
+			return nil, fmt.Errorf("mute created at: %w", err)
+		}
+		if wm.ExpiresAt, wm.ExpiresNs, err = putTime(m.ExpiresAt); err != nil {
+			return nil, fmt.Errorf("mute expires at: %w", err)
+		}
+		w.Mute = wm
+	}
+	if st := ev.Settings; st != nil {
+		w.Settings = &wireSettings{SlowMode: st.SlowMode}
 	}
 	return w, nil
 }
@@ -227,18 +308,22 @@ func fromWire(w *wireEvent) (*parley.Event, error) {
 		Node:     w.Node,
 		Room:     w.Room,
 		Nickname: w.Nickname,
+		Reason:   w.Reason,
+		Role:     w.Role,
 	}
 	if wm := w.Message; wm != nil {
 		m := &parley.Message{
-			ID:       wm.ID,
-			Room:     wm.Room,
-			Seq:      wm.Seq,
-			From:     wm.From,
-			To:       wm.To,
-			Text:     wm.Text,
-			HTML:     wm.HTML,
-			Mentions: nilIfEmpty(wm.Mentions),
-			ClientID: wm.ClientID,
+			ID:        wm.ID,
+			Room:      wm.Room,
+			Seq:       wm.Seq,
+			From:      wm.From,
+			To:        wm.To,
+			Text:      wm.Text,
+			HTML:      wm.HTML,
+			Mentions:  nilIfEmpty(wm.Mentions),
+			ClientID:  wm.ClientID,
+			Deleted:   wm.Deleted,
+			DeletedBy: wm.DeletedBy,
 		}
 		var err error
 		if m.CreatedAt, err = getTime(wm.CreatedAt, wm.CreatedNs); err != nil {
@@ -247,10 +332,13 @@ func fromWire(w *wireEvent) (*parley.Event, error) {
 		ev.Message = m
 	}
 	if wa := w.Announcement; wa != nil {
-		a := &parley.Announcement{ID: wa.ID, Text: wa.Text, HTML: wa.HTML}
+		a := &parley.Announcement{ID: wa.ID, Text: wa.Text, HTML: wa.HTML, By: wa.By}
 		var err error
 		if a.CreatedAt, err = getTime(wa.CreatedAt, wa.CreatedNs); err != nil {
 			return nil, fmt.Errorf("announcement created at: %w", err)
+		}
+		if a.StartsAt, err = getTime(wa.StartsAt, wa.StartsNs); err != nil {
+			return nil, fmt.Errorf("announcement starts at: %w", err)
 		}
 		if a.ExpiresAt, err = getTime(wa.ExpiresAt, wa.ExpiresNs); err != nil {
 			return nil, fmt.Errorf("announcement expires at: %w", err)
@@ -263,6 +351,31 @@ func fromWire(w *wireEvent) (*parley.Event, error) {
 			p.Rooms = wp.Rooms
 		}
 		ev.Presence = p
+	}
+	if wb := w.Ban; wb != nil {
+		b := &parley.Ban{ID: wb.ID, Kind: wb.Kind, Value: wb.Value, Nickname: wb.Nickname, Reason: wb.Reason, By: wb.By}
+		var err error
+		if b.CreatedAt, err = getTime(wb.CreatedAt, wb.CreatedNs); err != nil {
+			return nil, fmt.Errorf("ban created at: %w", err)
+		}
+		if b.ExpiresAt, err = getTime(wb.ExpiresAt, wb.ExpiresNs); err != nil {
+			return nil, fmt.Errorf("ban expires at: %w", err)
+		}
+		ev.Ban = b
+	}
+	if wm := w.Mute; wm != nil {
+		m := &parley.Mute{Room: wm.Room, Nickname: wm.Nickname, Reason: wm.Reason, By: wm.By}
+		var err error
+		if m.CreatedAt, err = getTime(wm.CreatedAt, wm.CreatedNs); err != nil {
+			return nil, fmt.Errorf("mute created at: %w", err)
+		}
+		if m.ExpiresAt, err = getTime(wm.ExpiresAt, wm.ExpiresNs); err != nil {
+			return nil, fmt.Errorf("mute expires at: %w", err)
+		}
+		ev.Mute = m
+	}
+	if ws := w.Settings; ws != nil {
+		ev.Settings = &parley.RoomSettings{SlowMode: ws.SlowMode}
 	}
 	return ev, nil
 }

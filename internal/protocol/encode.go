@@ -20,6 +20,9 @@ type Message struct {
 	Mentions []string `json:"mentions"`
 	TS       int64    `json:"ts"` // server time, Unix milliseconds
 	ClientID string   `json:"client_id,omitempty"`
+	// Deleted marks a tombstone (text, html and mentions empty).
+	Deleted   bool   `json:"deleted,omitempty"`
+	DeletedBy string `json:"deleted_by,omitempty"`
 }
 
 // Announcement is the JSON shape of a parley.Announcement.
@@ -28,6 +31,7 @@ type Announcement struct {
 	Text    string `json:"text"`
 	HTML    string `json:"html"`
 	TS      int64  `json:"ts"`
+	Starts  int64  `json:"starts"` // shown from then on, Unix milliseconds
 	Expires int64  `json:"expires"`
 }
 
@@ -60,6 +64,56 @@ type frame struct {
 	Reset        bool          `json:"reset,omitempty"`
 	Rooms        *[]RoomInfo   `json:"rooms,omitempty"`
 	Announcement *Announcement `json:"announcement,omitempty"`
+	Role         *string       `json:"role,omitempty"`
+	Registered   bool          `json:"registered,omitempty"`
+	SlowModeMS   *int64        `json:"slow_mode_ms,omitempty"`
+	Until        *int64        `json:"until,omitempty"`
+	Reason       string        `json:"reason,omitempty"`
+}
+
+// Moderation is the body of the muted, unmuted, room.settings and role
+// events (the fields each kind uses; Socket.IO sends it as the event's
+// argument).
+type Moderation struct {
+	Room       string  `json:"room,omitempty"`
+	Nickname   string  `json:"nickname,omitempty"`
+	Role       *string `json:"role,omitempty"`
+	SlowModeMS *int64  `json:"slow_mode_ms,omitempty"`
+	Until      *int64  `json:"until,omitempty"`
+	Reason     string  `json:"reason,omitempty"`
+}
+
+// WireModeration returns the body of a muted, unmuted, room.settings or
+// role event; ok is false for other kinds.
+func WireModeration(ev *parley.Event) (m Moderation, ok bool) {
+	m = Moderation{Room: ev.Room, Nickname: ev.Nickname}
+	switch ev.Kind {
+	case parley.EventMuted:
+		var until int64
+		if ev.Mute != nil {
+			until, m.Reason = millis(ev.Mute.ExpiresAt), ev.Mute.Reason
+			if m.Room == "" {
+				m.Room, m.Nickname = ev.Mute.Room, ev.Mute.Nickname
+			}
+		}
+		m.Until = &until
+	case parley.EventUnmuted:
+		if ev.Mute != nil && m.Room == "" {
+			m.Room, m.Nickname = ev.Mute.Room, ev.Mute.Nickname
+		}
+	case parley.EventRoomSettings:
+		var slow int64
+		if ev.Settings != nil {
+			slow = ev.Settings.SlowMode.Milliseconds()
+		}
+		m.SlowModeMS = &slow
+	case parley.EventRole:
+		role := string(ev.Role)
+		m.Role = &role
+	default:
+		return m, false
+	}
+	return m, true
 }
 
 // Reply types on the wire, by command.
@@ -86,6 +140,9 @@ func EncodeEvent(ev *parley.Event) []byte {
 		f.Message = wireMessage(ev.Message)
 	}
 	f.Announcement = WireAnnouncement(ev.Announcement)
+	if m, ok := WireModeration(ev); ok {
+		f.Room, f.Nickname, f.Role, f.SlowModeMS, f.Until, f.Reason = m.Room, m.Nickname, m.Role, m.SlowModeMS, m.Until, m.Reason
+	}
 	return marshal(&f)
 }
 
@@ -98,7 +155,11 @@ func WireAnnouncement(a *parley.Announcement) *Announcement {
 	if a == nil {
 		return nil
 	}
-	return &Announcement{ID: a.ID, Text: a.Text, HTML: a.HTML, TS: millis(a.CreatedAt), Expires: millis(a.ExpiresAt)}
+	starts := a.StartsAt
+	if starts.IsZero() {
+		starts = a.CreatedAt
+	}
+	return &Announcement{ID: a.ID, Text: a.Text, HTML: a.HTML, TS: millis(a.CreatedAt), Starts: millis(starts), Expires: millis(a.ExpiresAt)}
 }
 
 // Marshal encodes v as JSON the way every frame is encoded: without
@@ -118,9 +179,17 @@ func EncodeReply(r *parley.Reply) []byte {
 	f := frame{Type: replyType[r.Op], Ref: r.Ref, Room: r.Room}
 	switch r.Op {
 	case parley.OpHello:
-		f.Nickname, f.Token = r.Nickname, r.Token
+		f.Nickname, f.Token, f.Registered = r.Nickname, r.Token, r.Reg
+		if r.Role != parley.RoleUser {
+			role := string(r.Role)
+			f.Role = &role
+		}
 	case parley.OpJoin:
 		f.Count, f.LastSeq = &r.Count, &r.LastSeq
+		if r.SlowMode > 0 {
+			slow := r.SlowMode.Milliseconds()
+			f.SlowModeMS = &slow
+		}
 		if r.Members != nil || r.Count == 0 {
 			f.Members = nonNil(r.Members) // omitted for a room above the presence limit
 		}
@@ -168,6 +237,7 @@ func wireMessage(m *parley.Message) *Message {
 		ID: m.ID, Room: m.Room, Seq: m.Seq, From: m.From, To: m.To,
 		Text: m.Text, HTML: m.HTML, Mentions: mentions,
 		TS: millis(m.CreatedAt), ClientID: m.ClientID,
+		Deleted: m.Deleted, DeletedBy: m.DeletedBy,
 	}
 }
 

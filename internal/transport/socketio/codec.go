@@ -93,6 +93,13 @@ func (c *codec) EncodeEvent(ev *parley.Event) []byte {
 		return c.packet(evTyping, typing{Room: ev.Room, Nickname: ev.Nickname})
 	case parley.EventAnnouncement:
 		return c.packet(evAnnouncement, protocol.WireAnnouncement(ev.Announcement))
+	case parley.EventDeleted:
+		return c.packet(string(ev.Kind), protocol.WireMessage(ev.Message))
+	case parley.EventAnnouncementDeleted:
+		return c.packet(string(ev.Kind), protocol.WireAnnouncement(ev.Announcement))
+	}
+	if m, ok := protocol.WireModeration(ev); ok { // muted, unmuted, room.settings, role
+		return c.packet(string(ev.Kind), m)
 	}
 	return nil
 }
