@@ -13,7 +13,7 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at`
+const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at, deleted, deleted_by`
 
 // appendSQL stores a message, or finds the one its sender stored before
 // with the same client_id, in one statement (one transaction):
@@ -134,13 +134,13 @@ func scanAppended(row pgx.Row) (parley.Message, bool, error) {
 		m   parley.Message
 		dup bool
 	)
-	err := row.Scan(&dup, &m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt)
+	err := row.Scan(&dup, &m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt, &m.Deleted, &m.DeletedBy)
 	return tidy(m), dup, err
 }
 
 func scanMessage(row pgx.Row) (parley.Message, error) {
 	var m parley.Message
-	err := row.Scan(&m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt)
+	err := row.Scan(&m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt, &m.Deleted, &m.DeletedBy)
 	return tidy(m), err
 }
 

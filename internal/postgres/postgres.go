@@ -1,8 +1,9 @@
 // Package postgres is the parley.Store on PostgreSQL (pgx v5, pgxpool), for
 // servers of several nodes sharing one database. It owns the database's
-// schema — the tables rooms, messages, users, announcements and
-// schema_migrations, created and upgraded by Open from the embedded
-// migrations — and everything read from or written to it; other packages
+// schema — the tables rooms, messages, users, sessions, api_keys, bans,
+// mutes, actions, announcements and schema_migrations, created and
+// upgraded by Open from the embedded migrations — and everything read from
+// or written to it; other packages
 // see only parley types.
 //
 // # Data model
@@ -12,10 +13,18 @@
 // first migration. messages holds room and direct messages alike, unique
 // by (room, seq) and, where client_id is not empty, by (sender_key,
 // client_id). users holds one row per nickname (keyed by NickKey) with the
-// SHA-256 of its holder's token, and announcements the administrators'
-// notices. Names that are compared or sorted use the "C" collation (byte
-// order, as in SQLite) and times are timestamptz, cut to whole milliseconds
-// before they are written and returned in UTC.
+// SHA-256 of its holder's token; a registered user also has a password
+// hash, a role and no claim token any more (token_hash '!' || nick_key,
+// which no SHA-256 in hex equals), and logs in with sessions (the SHA-256
+// of each login token). A deleted message keeps its row as a tombstone
+// (deleted, deleted_by; text, html and mentions emptied). bans, mutes
+// (one per room and person), api_keys and actions (the moderation log)
+// are what their names say, and announcements the administrators'
+// notices, each shown from starts_at until expires_at. An optional time
+// (a ban or mute forever, a key not revoked) is NULL. Names that are
+// compared or sorted use the "C" collation (byte order, as in SQLite) and
+// times are timestamptz, cut to whole milliseconds before they are written
+// and returned in UTC.
 //
 // # Sequence numbers and IDs
 //
@@ -57,7 +66,9 @@
 // # Errors
 //
 // Every method returns a *parley.Error for the outcomes the contract names:
-// ENotFound (UserByToken, UserByNickname) and ENicknameTaken
+// ENotFound (a user, session, key, ban, mute, room, message or
+// announcement that is not there), EInvalid (SetRole of a guest, a role,
+// slow mode or password hash that cannot be) and ENicknameTaken
 // (ClaimNickname). When PostgreSQL cannot be reached or is going away — a
 // refused or broken connection, an administrator's shutdown, a server
 // starting or out of connections, the caller's deadline passed while
@@ -65,8 +76,10 @@
 // — the error wraps &parley.Error{Code: EUnavailable, RetryAfter:
 // time.Second} and then the cause. A lost connection also drops the pool's
 // other connections, which are most likely broken too, and a call that may
-// be repeated (every one but Append and AddAnnouncement) runs once more on
-// a new connection; pgxpool connects again on later calls, so the store
+// be repeated runs once more on a new connection — every one but those
+// that add a row with a new ID (Append, AddAnnouncement, AddAPIKey, AddBan,
+// LogAction) and those a second run would answer differently (DeleteBan,
+// DeleteMute, DeleteAnnouncement); pgxpool connects again on later calls, so the store
 // works again by itself once the server is back. A closed Store answers
 // EUnavailable. A cancelled context comes back as the context's error;
 // anything else is wrapped with what the store was doing (EInternal for a

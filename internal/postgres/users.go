@@ -16,7 +16,7 @@ func (s *Store) EnsureRoom(ctx context.Context, name string) (parley.Room, error
 	if s.closed.Load() {
 		return parley.Room{}, errClosed
 	}
-	const read = `SELECT name, last_seq, created_at FROM rooms WHERE name = $1`
+	const read = `SELECT ` + roomColumns + ` FROM rooms WHERE name = $1`
 	var r parley.Room
 	err := s.do(ctx, func() error {
 		var err error
@@ -26,7 +26,7 @@ func (s *Store) EnsureRoom(ctx context.Context, name string) (parley.Room, error
 		}
 		r, err = scanRoom(s.pool.QueryRow(ctx,
 			`INSERT INTO rooms (name, last_seq, created_at) VALUES ($1, 0, date_trunc('milliseconds', now()))
-			 ON CONFLICT (name) DO NOTHING RETURNING name, last_seq, created_at`, name))
+			 ON CONFLICT (name) DO NOTHING RETURNING `+roomColumns, name))
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Created meanwhile by another call; this statement sees it.
 			r, err = scanRoom(s.pool.QueryRow(ctx, read, name))
@@ -36,17 +36,21 @@ func (s *Store) EnsureRoom(ctx context.Context, name string) (parley.Room, error
 	return r, s.wrap(err, "ensure room "+name)
 }
 
+// roomColumns are the columns scanRoom reads.
+const roomColumns = `name, last_seq, created_at, slow_mode_ms`
+
 func scanRoom(row pgx.Row) (parley.Room, error) {
 	var r parley.Room
-	err := row.Scan(&r.Name, &r.LastSeq, &r.CreatedAt)
-	r.CreatedAt = r.CreatedAt.UTC()
+	var slow int64
+	err := row.Scan(&r.Name, &r.LastSeq, &r.CreatedAt, &slow)
+	r.CreatedAt, r.SlowMode = r.CreatedAt.UTC(), time.Duration(slow)*time.Millisecond
 	return r, err
 }
 
 // Rooms implements parley.Store.
 func (s *Store) Rooms(ctx context.Context) ([]parley.Room, error) {
 	return s.queryRooms(ctx, nil,
-		`SELECT name, last_seq, created_at FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
+		`SELECT `+roomColumns+` FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
 }
 
 // DirectConversations implements parley.Store. Conversation keys are
@@ -58,13 +62,13 @@ func (s *Store) DirectConversations(ctx context.Context, nick string) ([]parley.
 	return s.queryRooms(ctx, func(r parley.Room) bool {
 		a, b, ok := parley.DMParties(r.Name)
 		return ok && (a == key || b == key)
-	}, `SELECT name, last_seq, created_at FROM rooms
+	}, `SELECT `+roomColumns+` FROM rooms
 		 WHERE (name >= 'dm:' || $1::text || ':' AND name < 'dm:' || $1::text || ';')
 		    OR (name >= 'dm:' AND name < 'dm;' AND right(name, length($1::text) + 1) = ':' || $1::text)
 		 ORDER BY name`, key)
 }
 
-// queryRooms runs a query for (name, last_seq, created_at) rows and keeps
+// queryRooms runs a query for roomColumns rows and keeps
 // those keep accepts (nil: all).
 func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, query string, args ...any) ([]parley.Room, error) {
 	if s.closed.Load() {
@@ -91,12 +95,14 @@ func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, que
 	return out, nil
 }
 
-const userColumns = `nickname, claimed_at, last_seen, dm_cursor`
+// userColumns are the columns scanUser reads.
+const userColumns = `nickname, claimed_at, last_seen, dm_cursor, password_hash <> '', role, last_ip`
 
 func scanUser(row pgx.Row) (parley.User, error) {
 	var u parley.User
-	err := row.Scan(&u.Nickname, &u.ClaimedAt, &u.LastSeen, &u.DMCursor)
-	u.ClaimedAt, u.LastSeen = u.ClaimedAt.UTC(), u.LastSeen.UTC()
+	var role string
+	err := row.Scan(&u.Nickname, &u.ClaimedAt, &u.LastSeen, &u.DMCursor, &u.Registered, &role, &u.LastIP)
+	u.ClaimedAt, u.LastSeen, u.Role = u.ClaimedAt.UTC(), u.LastSeen.UTC(), parley.Role(role)
 	return u, err
 }
 
@@ -104,7 +110,9 @@ func scanUser(row pgx.Row) (parley.User, error) {
 // nickname's advisory lock — the one direct messages to and from it take
 // (see the package comment) — so claims of one nickname run one at a
 // time, and the new holder's DMCursor, read after the lock, is at or
-// above every direct message to the old holder.
+// above every direct message to the old holder. A registered nickname
+// (one with a password) is never claimed: its token_hash is no token's
+// (SetPassword).
 func (s *Store) ClaimNickname(ctx context.Context, nick, tokenHash string, now, releaseBefore time.Time) (parley.User, error) {
 	if s.closed.Load() {
 		return parley.User{}, errClosed
@@ -118,8 +126,10 @@ func (s *Store) ClaimNickname(ctx context.Context, nick, tokenHash string, now, 
 				return err
 			}
 			var holder string
+			var role string
 			err := tx.QueryRow(ctx, `SELECT token_hash, `+userColumns+` FROM users WHERE nick_key = $1 FOR UPDATE`, key).
-				Scan(&holder, &u.Nickname, &u.ClaimedAt, &u.LastSeen, &u.DMCursor)
+				Scan(&holder, &u.Nickname, &u.ClaimedAt, &u.LastSeen, &u.DMCursor, &u.Registered, &role, &u.LastIP)
+			u.Role = parley.Role(role)
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				u, err = scanUser(tx.QueryRow(ctx,
@@ -129,13 +139,15 @@ func (s *Store) ClaimNickname(ctx context.Context, nick, tokenHash string, now, 
 				return err
 			case err != nil:
 				return err
+			case u.Registered:
+				return parley.Errorf(parley.ENicknameTaken, "%s is registered", nick)
 			case holder == tokenHash:
 				// The holder claims again: nothing changes.
 				u.ClaimedAt, u.LastSeen = u.ClaimedAt.UTC(), u.LastSeen.UTC()
 				return nil
 			case u.LastSeen.Before(releaseBefore):
 				u, err = scanUser(tx.QueryRow(ctx,
-					`UPDATE users SET nickname = $2, token_hash = $3, claimed_at = $4, last_seen = $4,
+					`UPDATE users SET nickname = $2, token_hash = $3, claimed_at = $4, last_seen = $4, last_ip = '',
 					 dm_cursor = (SELECT COALESCE(MAX(id), 0) FROM messages) WHERE nick_key = $1
 					 RETURNING `+userColumns, key, nick, tokenHash, now))
 				return err
@@ -179,50 +191,10 @@ func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCu
 	}
 	err := s.do(ctx, func() error {
 		_, err := s.pool.Exec(ctx,
-			`UPDATE users SET last_seen = $2, dm_cursor = GREATEST(dm_cursor, $3) WHERE nick_key = $1`,
-			parley.NickKey(nick), ms(seen), dmCursor)
+			`UPDATE users SET last_seen = $2, dm_cursor = GREATEST(dm_cursor, $3),
+			 last_ip = CASE WHEN $4::text = '' THEN last_ip ELSE $4::text END WHERE nick_key = $1`,
+			parley.NickKey(nick), ms(seen), dmCursor, ip)
 		return err
 	})
 	return s.wrap(err, "touch user "+nick)
-}
-
-// AddAnnouncement implements parley.Store.
-func (s *Store) AddAnnouncement(ctx context.Context, a parley.Announcement) (parley.Announcement, error) {
-	if s.closed.Load() {
-		return parley.Announcement{}, errClosed
-	}
-	a.CreatedAt, a.ExpiresAt = ms(a.CreatedAt), ms(a.ExpiresAt)
-	err := s.pool.QueryRow(ctx,
-		`INSERT INTO announcements (text, html, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-		a.Text, a.HTML, a.CreatedAt, a.ExpiresAt).Scan(&a.ID)
-	return a, s.wrap(err, "add announcement")
-}
-
-// ActiveAnnouncements implements parley.Store.
-func (s *Store) ActiveAnnouncements(ctx context.Context, now time.Time) ([]parley.Announcement, error) {
-	if s.closed.Load() {
-		return nil, errClosed
-	}
-	var out []parley.Announcement
-	err := s.do(ctx, func() error {
-		rows, err := s.pool.Query(ctx,
-			`SELECT id, text, html, created_at, expires_at FROM announcements WHERE expires_at > $1 ORDER BY id`, ms(now))
-		if err != nil {
-			return err
-		}
-		out, err = pgx.AppendRows(out[:0], rows, func(row pgx.CollectableRow) (parley.Announcement, error) {
-			var a parley.Announcement
-			err := row.Scan(&a.ID, &a.Text, &a.HTML, &a.CreatedAt, &a.ExpiresAt)
-			a.CreatedAt, a.ExpiresAt = a.CreatedAt.UTC(), a.ExpiresAt.UTC()
-			return a, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, s.wrap(err, "list announcements")
-	}
-	if out == nil {
-		out = []parley.Announcement{}
-	}
-	return out, nil
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/parley-chat/parley"
 )
 
-const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at`
+const messageColumns = `id, room, seq, sender, recipient, text, html, mentions, client_id, created_at, deleted, deleted_by`
 
 // Append implements parley.Store.
 func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, bool, error) {
@@ -142,7 +142,7 @@ func scanMessage(row scanner) (parley.Message, error) {
 		mentions string
 		created  int64
 	)
-	err := row.Scan(&m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &mentions, &m.ClientID, &created)
+	err := row.Scan(&m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &mentions, &m.ClientID, &created, &m.Deleted, &m.DeletedBy)
 	if err != nil {
 		return m, err
 	}

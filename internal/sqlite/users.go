@@ -41,19 +41,26 @@ type querier interface {
 }
 
 func (s *Store) room(ctx context.Context, q querier, name string) (parley.Room, error) {
-	r := parley.Room{Name: name}
-	var created int64
-	err := q.QueryRowContext(ctx, `SELECT last_seq, created_at FROM rooms WHERE name = ?`, name).Scan(&r.LastSeq, &created)
-	r.CreatedAt = fromMillis(created)
+	return scanRoom(q.QueryRowContext(ctx, `SELECT `+roomColumns+` FROM rooms WHERE name = ?`, name))
+}
+
+// roomColumns are the columns scanRoom reads.
+const roomColumns = `name, last_seq, created_at, slow_mode_ms`
+
+func scanRoom(row scanner) (parley.Room, error) {
+	var r parley.Room
+	var created, slow int64
+	err := row.Scan(&r.Name, &r.LastSeq, &created, &slow)
+	r.CreatedAt, r.SlowMode = fromMillis(created), time.Duration(slow)*time.Millisecond
 	return r, err
 }
 
 // Rooms implements parley.Store.
 func (s *Store) Rooms(ctx context.Context) ([]parley.Room, error) {
-	return s.queryRooms(ctx, nil, `SELECT name, last_seq, created_at FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
+	return s.queryRooms(ctx, nil, `SELECT `+roomColumns+` FROM rooms WHERE name NOT LIKE 'dm:%' ORDER BY name`)
 }
 
-// queryRooms runs a query for (name, last_seq, created_at) rows and keeps
+// queryRooms runs a query for roomColumns rows and keeps
 // those keep accepts (nil: all).
 func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, query string, args ...any) ([]parley.Room, error) {
 	rows, err := s.read.QueryContext(ctx, query, args...)
@@ -63,12 +70,10 @@ func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, que
 	defer rows.Close()
 	rooms := []parley.Room{}
 	for rows.Next() {
-		var r parley.Room
-		var created int64
-		if err := rows.Scan(&r.Name, &r.LastSeq, &created); err != nil {
+		r, err := scanRoom(rows)
+		if err != nil {
 			return nil, wrap(err, "list rooms")
 		}
-		r.CreatedAt = fromMillis(created)
 		if keep == nil || keep(r) {
 			rooms = append(rooms, r)
 		}
@@ -76,24 +81,28 @@ func (s *Store) queryRooms(ctx context.Context, keep func(parley.Room) bool, que
 	return rooms, wrap(rows.Err(), "list rooms")
 }
 
-const userColumns = `nickname, claimed_at, last_seen, dm_cursor`
+// userColumns are the columns scanUser reads.
+const userColumns = `nickname, claimed_at, last_seen, dm_cursor, password_hash <> '', role, last_ip`
 
 func scanUser(row scanner) (parley.User, error) {
 	var u parley.User
 	var claimed, seen int64
-	err := row.Scan(&u.Nickname, &claimed, &seen, &u.DMCursor)
-	u.ClaimedAt, u.LastSeen = fromMillis(claimed), fromMillis(seen)
+	var role string
+	err := row.Scan(&u.Nickname, &claimed, &seen, &u.DMCursor, &u.Registered, &role, &u.LastIP)
+	u.ClaimedAt, u.LastSeen, u.Role = fromMillis(claimed), fromMillis(seen), parley.Role(role)
 	return u, err
 }
 
-// ClaimNickname implements parley.Store.
+// ClaimNickname implements parley.Store. A registered nickname (one with a
+// password) is never claimed: its token_hash is no token's (SetPassword).
 func (s *Store) ClaimNickname(ctx context.Context, nick, tokenHash string, now, releaseBefore time.Time) (parley.User, error) {
 	var u parley.User
 	key := parley.NickKey(nick)
 	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var holder string
 		var seen int64
-		err := tx.QueryRowContext(ctx, `SELECT token_hash, last_seen FROM users WHERE nick_key = ?`, key).Scan(&holder, &seen)
+		var registered bool
+		err := tx.QueryRowContext(ctx, `SELECT token_hash, last_seen, password_hash <> '' FROM users WHERE nick_key = ?`, key).Scan(&holder, &seen, &registered)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			_, err = tx.ExecContext(ctx,
@@ -101,11 +110,13 @@ func (s *Store) ClaimNickname(ctx context.Context, nick, tokenHash string, now, 
 				 VALUES (?, ?, ?, ?, ?, (SELECT COALESCE(MAX(id), 0) FROM messages))`,
 				key, nick, tokenHash, millis(now), millis(now))
 		case err != nil:
+		case registered:
+			return parley.Errorf(parley.ENicknameTaken, "%s is registered", nick)
 		case holder == tokenHash:
 			// The holder claims again: nothing changes.
 		case fromMillis(seen).Before(releaseBefore):
 			_, err = tx.ExecContext(ctx,
-				`UPDATE users SET nickname = ?, token_hash = ?, claimed_at = ?, last_seen = ?,
+				`UPDATE users SET nickname = ?, token_hash = ?, claimed_at = ?, last_seen = ?, last_ip = '',
 				 dm_cursor = (SELECT COALESCE(MAX(id), 0) FROM messages) WHERE nick_key = ?`,
 				nick, tokenHash, millis(now), millis(now), key)
 		default:
@@ -136,42 +147,11 @@ func (s *Store) UserByNickname(ctx context.Context, nick string) (parley.User, e
 func (s *Store) TouchUser(ctx context.Context, nick string, seen time.Time, dmCursor int64, ip string) error {
 	return s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`UPDATE users SET last_seen = ?, dm_cursor = MAX(dm_cursor, ?) WHERE nick_key = ?`,
-			millis(seen), dmCursor, parley.NickKey(nick))
+			`UPDATE users SET last_seen = ?1, dm_cursor = MAX(dm_cursor, ?2),
+			 last_ip = CASE WHEN ?3 = '' THEN last_ip ELSE ?3 END WHERE nick_key = ?4`,
+			millis(seen), dmCursor, ip, parley.NickKey(nick))
 		return err
 	})
-}
-
-// AddAnnouncement implements parley.Store.
-func (s *Store) AddAnnouncement(ctx context.Context, a parley.Announcement) (parley.Announcement, error) {
-	a.CreatedAt, a.ExpiresAt = fromMillis(millis(a.CreatedAt)), fromMillis(millis(a.ExpiresAt))
-	err := s.exec(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx,
-			`INSERT INTO announcements (text, html, created_at, expires_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			a.Text, a.HTML, millis(a.CreatedAt), millis(a.ExpiresAt)).Scan(&a.ID)
-	})
-	return a, err
-}
-
-// ActiveAnnouncements implements parley.Store.
-func (s *Store) ActiveAnnouncements(ctx context.Context, now time.Time) ([]parley.Announcement, error) {
-	rows, err := s.read.QueryContext(ctx,
-		`SELECT id, text, html, created_at, expires_at FROM announcements WHERE expires_at > ? ORDER BY id`, millis(now))
-	if err != nil {
-		return nil, wrap(err, "list announcements")
-	}
-	defer rows.Close()
-	out := []parley.Announcement{}
-	for rows.Next() {
-		var a parley.Announcement
-		var created, expires int64
-		if err := rows.Scan(&a.ID, &a.Text, &a.HTML, &created, &expires); err != nil {
-			return nil, wrap(err, "list announcements")
-		}
-		a.CreatedAt, a.ExpiresAt = fromMillis(created), fromMillis(expires)
-		out = append(out, a)
-	}
-	return out, wrap(rows.Err(), "list announcements")
 }
 
 func notFound(err error, msg string) error {
@@ -181,9 +161,11 @@ func notFound(err error, msg string) error {
 	return wrap(err, "read user")
 }
 
+// wrap adds what the store was doing to err; a *parley.Error (an outcome
+// the contract names) is returned as it is.
 func wrap(err error, what string) error {
-	if err == nil {
-		return nil
+	if err == nil || isDomain(err) {
+		return err
 	}
 	return fmt.Errorf("sqlite: %s: %w", what, err)
 }
@@ -195,7 +177,7 @@ func (s *Store) DirectConversations(ctx context.Context, nick string) ([]parley.
 	return s.queryRooms(ctx, func(r parley.Room) bool {
 		a, b, ok := parley.DMParties(r.Name)
 		return ok && (a == key || b == key)
-	}, `SELECT name, last_seq, created_at FROM rooms
+	}, `SELECT `+roomColumns+` FROM rooms
 		 WHERE (name >= 'dm:' || ?1 || ':' AND name < 'dm:' || ?1 || ';')
 		    OR (name >= 'dm:' AND name < 'dm;' AND substr(name, -length(?1) - 1) = ':' || ?1)
 		 ORDER BY name`, key)

@@ -37,6 +37,19 @@ func Run(t *testing.T, open Opener) {
 		{"DirectConversationsOfAUser", testDirectConversations},
 		{"Announcements", testAnnouncements},
 		{"CancelledContext", testCancelledContext},
+		// Accounts (accounts.go).
+		{"RegisteredNicknameIsNeverReleased", testRegisteredNicknameIsNeverReleased},
+		{"CredentialsOfGuestsAndRegisteredUsers", testCredentials},
+		{"SetRole", testSetRole},
+		{"UsersPages", testUsers},
+		{"SessionsExpireAndEnd", testSessions},
+		{"APIKeys", testAPIKeys},
+		// Moderation (moderation.go).
+		{"Bans", testBans},
+		{"MutesReplaceExpireAndLift", testMutes},
+		{"SlowMode", testSlowMode},
+		{"DeleteMessageLeavesATombstone", testDeleteMessage},
+		{"ActionLogPagesNewestFirst", testActions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,8 +315,29 @@ func testTouchUser(t *testing.T, s parley.Store) {
 		}
 	}
 	u, _ := s.UserByNickname(ctx, "bob")
-	if u.DMCursor != 5 || !u.LastSeen.Equal(T0.Add(time.Minute)) {
-		t.Errorf("user = %+v; want cursor 5 (never back), last seen %v", u, T0.Add(time.Minute))
+	if u.DMCursor != 5 || !u.LastSeen.Equal(T0.Add(time.Minute)) || u.LastIP != "" {
+		t.Errorf("user = %+v; want cursor 5 (never back), last seen %v, no IP", u, T0.Add(time.Minute))
+	}
+	// The address is kept until another one is given.
+	for _, ip := range []string{"192.0.2.7", "", "2001:db8::1", ""} {
+		if err := s.TouchUser(ctx, "bob", T0.Add(2*time.Minute), 0, ip); err != nil {
+			t.Fatal(err)
+		}
+		if ip == "" {
+			continue
+		}
+		if u, _ := s.UserByNickname(ctx, "bob"); u.LastIP != ip {
+			t.Errorf("LastIP after TouchUser(%q) = %q", ip, u.LastIP)
+		}
+	}
+	if u, _ := s.UserByToken(ctx, "tok"); u.LastIP != "2001:db8::1" || u.DMCursor != 5 || u.Registered {
+		t.Errorf("UserByToken = %+v; want last IP 2001:db8::1 (an empty one keeps it), cursor 5, a guest", u)
+	}
+	if u, _ := s.UserByNickname(ctx, "nobody"); u.Nickname != "" {
+		t.Errorf("UserByNickname(nobody) = %+v", u)
+	}
+	if err := s.TouchUser(ctx, "nobody", T0, 1, "192.0.2.1"); err != nil {
+		t.Errorf("TouchUser of an unknown user: %v; want nil (nothing to touch)", err)
 	}
 }
 
@@ -322,20 +356,89 @@ func testDirectSince(t *testing.T, s parley.Store) {
 	}
 }
 
+func announcementsString(as []parley.Announcement) string {
+	out := ""
+	for _, a := range as {
+		f := func(t time.Time) string { return t.UTC().Format("15:04") }
+		out += fmt.Sprintf("%s(%s,%s-%s,%s,%s) ", a.Text, f(a.CreatedAt), f(a.StartsAt), f(a.ExpiresAt), a.By, a.HTML)
+	}
+	return out
+}
+
 func testAnnouncements(t *testing.T, s parley.Store) {
-	a, err := s.AddAnnouncement(ctx, parley.Announcement{Text: "old", HTML: "<p>old</p>", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)})
-	if err != nil || a.ID == 0 {
-		t.Fatalf("AddAnnouncement = %+v, %v", a, err)
+	add := func(a parley.Announcement) parley.Announcement {
+		t.Helper()
+		a.HTML = "<p>" + a.Text + "</p>"
+		got, err := s.AddAnnouncement(ctx, a)
+		want := a
+		if want.StartsAt.IsZero() {
+			want.StartsAt = a.CreatedAt
+		}
+		if err != nil || got.ID == 0 || announcementsString([]parley.Announcement{got}) != announcementsString([]parley.Announcement{want}) {
+			t.Fatalf("AddAnnouncement(%+v) = %+v, %v; want it with an ID, StartsAt %v", a, got, err, want.StartsAt)
+		}
+		return got
 	}
-	if _, err := s.AddAnnouncement(ctx, parley.Announcement{Text: "new", HTML: "<p>new</p>", CreatedAt: T0, ExpiresAt: T0.Add(3 * time.Hour)}); err != nil {
-		t.Fatal(err)
+	h := func(n float64) time.Time { return T0.Add(time.Duration(n * float64(time.Hour))) }
+	old := add(parley.Announcement{Text: "old", CreatedAt: T0, ExpiresAt: h(1)})
+	add(parley.Announcement{Text: "new", CreatedAt: T0, ExpiresAt: h(3), By: "admin"})
+	sched := add(parley.Announcement{Text: "sched", CreatedAt: T0, StartsAt: h(2), ExpiresAt: h(4), By: "admin"})
+	add(parley.Announcement{Text: "mid", CreatedAt: h(0.25), StartsAt: h(0.5), ExpiresAt: h(5)})
+	if old.ID >= sched.ID {
+		t.Errorf("IDs %d then %d; want increasing", old.ID, sched.ID)
 	}
-	got, err := s.ActiveAnnouncements(ctx, T0.Add(2*time.Hour))
-	if err != nil || len(got) != 1 || got[0].Text != "new" || !got[0].ExpiresAt.Equal(T0.Add(3*time.Hour)) {
-		t.Errorf("active at +2h = %+v, %v; want only new", got, err)
+
+	active := func(at time.Time) string {
+		got, err := s.ActiveAnnouncements(ctx, at)
+		if err != nil || got == nil {
+			t.Fatalf("ActiveAnnouncements(%v) = %#v, %v", at, got, err)
+		}
+		return announcementsString(got)
 	}
-	if got, _ := s.ActiveAnnouncements(ctx, T0); len(got) != 2 || got[0].Text != "old" {
-		t.Errorf("active at T0 = %+v; want old, new", got)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{T0, "old(10:00,10:00-11:00,,<p>old</p>) new(10:00,10:00-13:00,admin,<p>new</p>) "},
+		{h(0.5), "old(10:00,10:00-11:00,,<p>old</p>) new(10:00,10:00-13:00,admin,<p>new</p>) mid(10:15,10:30-15:00,,<p>mid</p>) "},
+		{h(1.5), "new(10:00,10:00-13:00,admin,<p>new</p>) mid(10:15,10:30-15:00,,<p>mid</p>) "},
+		{h(2), "new(10:00,10:00-13:00,admin,<p>new</p>) sched(10:00,12:00-14:00,admin,<p>sched</p>) mid(10:15,10:30-15:00,,<p>mid</p>) "},
+		{h(5), ""},
+	} {
+		if got := active(tc.at); got != tc.want {
+			t.Errorf("ActiveAnnouncements(%s) =\n %s; want\n %s", tc.at.Format("15:04"), got, tc.want)
+		}
+	}
+
+	all := func(at time.Time) string {
+		got, err := s.Announcements(ctx, at)
+		if err != nil || got == nil {
+			t.Fatalf("Announcements(%v) = %#v, %v", at, got, err)
+		}
+		return announcementsString(got)
+	}
+	// Scheduled ones included, by StartsAt then ID; expired ones not.
+	want := "old(10:00,10:00-11:00,,<p>old</p>) new(10:00,10:00-13:00,admin,<p>new</p>) mid(10:15,10:30-15:00,,<p>mid</p>) sched(10:00,12:00-14:00,admin,<p>sched</p>) "
+	if got := all(T0); got != want {
+		t.Errorf("Announcements(10:00) =\n %s; want\n %s", got, want)
+	}
+	want = "new(10:00,10:00-13:00,admin,<p>new</p>) mid(10:15,10:30-15:00,,<p>mid</p>) sched(10:00,12:00-14:00,admin,<p>sched</p>) "
+	if got := all(h(1)); got != want {
+		t.Errorf("Announcements(11:00) =\n %s; want\n %s", got, want)
+	}
+
+	del, err := s.DeleteAnnouncement(ctx, sched.ID)
+	if err != nil || del.ID != sched.ID || del.Text != "sched" || !del.StartsAt.Equal(h(2)) {
+		t.Errorf("DeleteAnnouncement = %+v, %v; want sched", del, err)
+	}
+	_, err = s.DeleteAnnouncement(ctx, sched.ID)
+	wantCode(t, "DeleteAnnouncement again", err, parley.ENotFound)
+	want = "new(10:00,10:00-13:00,admin,<p>new</p>) mid(10:15,10:30-15:00,,<p>mid</p>) "
+	if got := all(h(1)); got != want {
+		t.Errorf("Announcements after DeleteAnnouncement =\n %s; want\n %s", got, want)
+	}
+	if got := active(h(2)); got != want {
+		t.Errorf("ActiveAnnouncements after DeleteAnnouncement =\n %s; want\n %s", got, want)
 	}
 }
 
@@ -366,6 +469,7 @@ func testReopen(t *testing.T, open Opener) {
 	if _, err := s.ClaimNickname(ctx, "alice", "tok", T0, T0); err != nil {
 		t.Fatal(err)
 	}
+	writeAccountsAndModeration(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -374,14 +478,15 @@ func testReopen(t *testing.T, open Opener) {
 	}
 	s = open(t, dir)
 	defer s.Close()
-	if got := MustHistory(t, s, "kept", 0, 10); len(got) != 1 || got[0].ID != m.ID {
-		t.Errorf("after reopen: %+v; want the message", got)
+	if got := MustHistory(t, s, "kept", 0, 10); len(got) != 2 || got[0].ID != m.ID || got[0].Text != "still here" {
+		t.Errorf("after reopen: %+v; want the message and a tombstone", got)
 	}
+	checkAccountsAndModeration(t, s)
 	if _, dup, _ := s.Append(ctx, parley.Message{Room: "kept", From: "alice", Text: "again", ClientID: "k1", CreatedAt: T0}); !dup {
 		t.Error("client_id forgotten after reopen")
 	}
-	if next := MustAppend(t, s, parley.Message{Room: "kept", Text: "next"}); next.Seq != 2 {
-		t.Errorf("Seq after reopen = %d; want 2", next.Seq)
+	if next := MustAppend(t, s, parley.Message{Room: "kept", Text: "next"}); next.Seq != 3 {
+		t.Errorf("Seq after reopen = %d; want 3", next.Seq)
 	}
 	if u, err := s.UserByToken(ctx, "tok"); err != nil || u.Nickname != "alice" {
 		t.Errorf("user after reopen = %+v, %v", u, err)
@@ -407,5 +512,67 @@ func testDirectConversations(t *testing.T, s parley.Store) {
 	}
 	if got, _ := s.DirectConversations(ctx, "nobody"); len(got) != 0 {
 		t.Errorf("DirectConversations(nobody) = %v; want none", got)
+	}
+}
+
+// writeAccountsAndModeration stores one of each account and moderation
+// record; checkAccountsAndModeration finds them (after a reopen).
+func writeAccountsAndModeration(t *testing.T, s parley.Store) {
+	t.Helper()
+	gone := MustAppend(t, s, parley.Message{Room: "kept", Text: "gone"})
+	if _, err := s.DeleteMessage(ctx, "kept", gone.Seq, "mod"); err != nil {
+		t.Fatal(err)
+	}
+	MustRegister(t, s, "carol", "hash-c", T0)
+	for _, err := range []error{
+		s.TouchUser(ctx, "carol", T0, 0, "192.0.2.9"),
+		s.AddSession(ctx, parley.AuthSession{TokenHash: "sess", Nickname: "carol", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)}),
+		second(s.SetRole(ctx, "carol", parley.RoleAdmin)),
+		second(s.SetSlowMode(ctx, "kept", 5*time.Second)),
+		second(s.AddAPIKey(ctx, parley.APIKey{Name: "bot", Prefix: "pk_1", Hash: "kh", CreatedBy: "carol", CreatedAt: T0})),
+		second(s.AddBan(ctx, parley.Ban{Kind: parley.BanIP, Value: "198.51.100.0/24", By: "carol", CreatedAt: T0})),
+		second(s.AddMute(ctx, parley.Mute{Room: "kept", Nickname: "dave", By: "carol", CreatedAt: T0})),
+		second(s.LogAction(ctx, parley.Action{At: T0, Actor: "carol", Kind: parley.ActMute, Target: "dave", Room: "kept"})),
+		second(s.AddAnnouncement(ctx, parley.Announcement{Text: "soon", CreatedAt: T0, StartsAt: T0.Add(time.Hour), ExpiresAt: T0.Add(2 * time.Hour), By: "carol"})),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func checkAccountsAndModeration(t *testing.T, s parley.Store) {
+	t.Helper()
+	if h := MustHistory(t, s, "kept", 0, 10); len(h) < 2 || !h[1].Deleted || h[1].DeletedBy != "mod" || h[1].Text != "" {
+		t.Errorf("the tombstone after reopen: %+v", h)
+	}
+	if u, err := s.SessionUser(ctx, "sess", T0); err != nil || u.Nickname != "carol" || !u.Registered || u.Role != parley.RoleAdmin || u.LastIP != "192.0.2.9" {
+		t.Errorf("SessionUser after reopen = %+v, %v; want carol, registered admin from 192.0.2.9", u, err)
+	}
+	if c, err := s.Credentials(ctx, "carol"); err != nil || c.PasswordHash != "hash-c" {
+		t.Errorf("Credentials after reopen = %+v, %v", c, err)
+	}
+	if _, err := s.ClaimNickname(ctx, "carol", "tok-x", T0.Add(1000*time.Hour), T0.Add(1000*time.Hour)); parley.ErrorCode(err) != parley.ENicknameTaken {
+		t.Errorf("ClaimNickname of a registered nickname after reopen: %v; want nickname_taken", err)
+	}
+	if r, err := s.EnsureRoom(ctx, "kept"); err != nil || r.SlowMode != 5*time.Second {
+		t.Errorf("slow mode after reopen = %+v, %v; want 5s", r, err)
+	}
+	if k, err := s.APIKeyByHash(ctx, "kh"); err != nil || k.Name != "bot" {
+		t.Errorf("API key after reopen = %+v, %v", k, err)
+	}
+	if b, err := s.Bans(ctx, T0); err != nil || len(b) != 1 || b[0].Value != "198.51.100.0/24" {
+		t.Errorf("bans after reopen = %+v, %v", b, err)
+	}
+	if m, err := s.Mutes(ctx, T0); err != nil || len(m) != 1 || m[0].Nickname != "dave" {
+		t.Errorf("mutes after reopen = %+v, %v", m, err)
+	}
+	if a, err := s.Actions(ctx, 0, 10); err != nil || len(a) != 1 || a[0].Target != "dave" {
+		t.Errorf("actions after reopen = %+v, %v", a, err)
+	}
+	if a, err := s.Announcements(ctx, T0); err != nil || len(a) != 1 || a[0].By != "carol" || !a[0].StartsAt.Equal(T0.Add(time.Hour)) {
+		t.Errorf("announcements after reopen = %+v, %v", a, err)
 	}
 }
