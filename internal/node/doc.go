@@ -3,6 +3,15 @@
 // send, direct message, history, typing, announce) with all their
 // validation, authorization and rate limiting.
 //
+// Accounts and moderation (accounts.go, moderation.go, announce.go,
+// integrations.go) are methods that take the parley.Actor asking and check
+// its role themselves; the HTTP API only authenticates. Every act is
+// written to the action log and travels as an event through the broker,
+// so that each node acts on its own sessions (modevents.go). Each node
+// keeps the bans, mutes and slow modes in force as an immutable snapshot
+// (modstate.go): hello and send read it with one atomic load. Login
+// failures are counted per node (login.go).
+//
 // Transports (the native WebSocket endpoint, Socket.IO) decode their wire
 // format into parley.Command values and call Handle; node answers through
 // the session's Outbox, encoding with the session's Codec. Node never knows

@@ -11,14 +11,30 @@ import (
 func (n *Node) deliver(ev *parley.Event) {
 	switch ev.Kind {
 	case parley.EventAnnouncement:
-		var fc frameCache
-		sent := 0
-		n.mu.RLock()
-		for _, sessions := range n.users {
-			sent += fc.sendAll(ev, sessions, "")
+		n.announcementEvent(ev)
+	case parley.EventAnnouncementDeleted:
+		n.deliverEveryone(ev) // the timer reads the store when it fires: a deleted one never starts
+	case parley.EventDeleted:
+		// Not through the sequencer: the tombstone keeps the seq of a
+		// message delivered long ago.
+		n.deliverRoom(ev)
+	case parley.EventRoomSettings:
+		n.applyMod(ev)
+		n.deliverRoom(ev)
+	case parley.EventMuted, parley.EventUnmuted:
+		n.applyMod(ev)
+		n.deliverUser(ev, parley.NickKey(ev.Nickname))
+	case parley.EventRole:
+		n.roleChanged(ev)
+	case parley.EventKick:
+		n.kicked(ev)
+	case parley.EventBan, parley.EventUnban:
+		n.applyMod(ev)
+		if ev.Kind == parley.EventBan {
+			n.banned(ev)
 		}
-		n.mu.RUnlock()
-		n.delivered.Add(int64(sent))
+	case eventLoginsEnded:
+		n.loginsEnded(ev)
 	case parley.EventMessage:
 		if a, b, ok := parley.DMParties(ev.Room); ok && !n.seq.known(ev.Room) {
 			// A direct conversation is followed while one of its two
@@ -44,6 +60,27 @@ func (n *Node) deliver(ev *parley.Event) {
 	case parley.EventJoined, parley.EventLeft:
 		n.deliverRoom(ev)
 	}
+}
+
+// deliverEveryone queues ev on every session that said hello here.
+func (n *Node) deliverEveryone(ev *parley.Event) {
+	var fc frameCache
+	sent := 0
+	n.mu.RLock()
+	for _, sessions := range n.users {
+		sent += fc.sendAll(ev, sessions, "")
+	}
+	n.mu.RUnlock()
+	n.delivered.Add(int64(sent))
+}
+
+// deliverUser queues ev on the sessions of the user key here.
+func (n *Node) deliverUser(ev *parley.Event, key string) {
+	var fc frameCache
+	n.mu.RLock()
+	sent := fc.sendAll(ev, n.users[key], "")
+	n.mu.RUnlock()
+	n.delivered.Add(int64(sent))
 }
 
 // deliverMessage hands a message, in its turn (sequence.go), to the room's

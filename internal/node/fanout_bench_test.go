@@ -55,6 +55,7 @@ func BenchmarkFanOut(b *testing.B) {
 			}
 			defer store.Close()
 			n := New(store, membroker.New(), markup.New(), Config{Rate: 1e9, Burst: 1 << 30})
+			defer n.Shutdown(context.Background()) // before the store's Close
 			// Members put in the room directly: hello and join would cost a
 			// store write each, and they are not what is measured.
 			r := newRoom("lobby")

@@ -32,6 +32,9 @@ var handlers = map[parley.Op]handler{
 // must be called from one goroutine per session.
 func (n *Node) Handle(ctx context.Context, s *Session, cmd parley.Command) {
 	n.cfg.Metrics.Command(cmd.Op)
+	if s.ended.Load() {
+		return // kicked or banned: the connection is closing
+	}
 	if !n.begin() {
 		n.sendError(s, cmd.Ref, errShuttingDown)
 		return

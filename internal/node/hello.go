@@ -6,61 +6,147 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"net/netip"
+	"time"
 
 	"github.com/parley-chat/parley"
 )
 
-// hello gives the session a nickname. With a token it is the nickname the
-// token holds (a second tab, or a reconnect); without one, the nickname
-// asked for, if nobody online or within the hold period has it.
+// hello gives the session a nickname:
+//   - with a token (c.Token): the guest the claim token holds (a second tab,
+//     or a reconnect), else the account of the login session token; an
+//     unknown token is bad_token;
+//   - without one, with the connection's login cookie (Peer.Token) valid:
+//     that account if no nickname is asked or its own (welcome carries no
+//     token: the page never sees the cookie), else the nickname asked, as a
+//     guest — but an account ban of the cookie's account refuses it;
+//   - else the nickname asked, if nobody online or within the hold period
+//     has it; a registered nickname is login_required.
+//
+// Bans refuse it (banned): the connection's address, the nickname, the
+// account — and a connection carrying the login cookie of a banned
+// account, whatever it asks. A registered account may be online from
+// several connections.
 func (n *Node) hello(ctx context.Context, s *Session, c *parley.Command) (*parley.Reply, error) {
 	if s.key != "" {
 		return nil, parley.Errorf(parley.EAlreadyHello, "already said hello as %s", s.nick)
 	}
 	ctx, cancel := storeCtx(ctx)
 	defer cancel()
+	st, err := n.modState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := n.cfg.Now()
+	if b := st.ipBan(s.peer.IP, now); b != nil {
+		return nil, bannedError(b)
+	}
 	var (
-		user  parley.User
-		token = c.Token
-		err   error
+		user    parley.User
+		token   = c.Token // what the welcome carries
+		login   string    // the hash of the login session the session came in with
+		account string    // the NickKey of the cookie's account
+		cookie  parley.User
 	)
-	if token != "" {
-		if user, err = n.store.UserByToken(ctx, hashToken(token)); parley.ErrorCode(err) == parley.ENotFound {
-			return nil, parley.Errorf(parley.EBadToken, "unknown or expired session token; say hello with a nickname")
+	if s.peer.Token != "" {
+		cookie, err = n.store.SessionUser(ctx, hashToken(s.peer.Token), now)
+		switch {
+		case err == nil:
+			account = parley.NickKey(cookie.Nickname)
+		case parley.ErrorCode(err) == parley.ENotFound:
+			err = nil // an expired or ended login: a guest
+		default:
+			return nil, err
 		}
-	} else {
+		// The account's owner is refused under any nickname.
+		if b := st.ban(parley.BanAccount, account, now); account != "" && b != nil {
+			return nil, bannedError(b)
+		}
+	}
+	switch {
+	case c.Token != "":
+		user, login, err = n.byToken(ctx, c.Token, now)
+	case account != "" && (c.Nickname == "" || parley.NickKey(c.Nickname) == account):
+		user, token, login = cookie, "", hashToken(s.peer.Token)
+	default:
+		if b := st.userBan(parley.NickKey(c.Nickname), now); b != nil {
+			return nil, bannedError(b)
+		}
 		user, token, err = n.claim(ctx, c.Nickname)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := n.store.TouchUser(ctx, user.Nickname, n.cfg.Now(), 0, ""); err != nil {
+	key := parley.NickKey(user.Nickname)
+	if b := st.userBan(key, now); b != nil {
+		return nil, bannedError(b)
+	}
+	if err := n.store.TouchUser(ctx, user.Nickname, now, 0, ipString(s.peer.IP)); err != nil {
 		return nil, err
 	}
+	role := user.Role
+	if !user.Registered {
+		role = parley.RoleUser
+	}
 	n.mu.Lock()
-	s.nick, s.key, s.claimedAt = user.Nickname, parley.NickKey(user.Nickname), user.ClaimedAt
+	s.nick, s.key, s.claimedAt = user.Nickname, key, user.ClaimedAt
+	s.login, s.account = login, account
+	s.setRole(role)
 	s.maxDM.Store(user.DMCursor)
 	n.users[s.key] = append(n.users[s.key], s)
 	n.mu.Unlock()
-	return &parley.Reply{Nickname: user.Nickname, Token: token}, nil
+	return &parley.Reply{Nickname: user.Nickname, Token: token, Role: role, Reg: user.Registered}, nil
 }
 
-// claim takes a free nickname for a new token.
+// byToken returns the user of a token given in hello: a guest's claim
+// token, else a login session token (login is then its hash).
+func (n *Node) byToken(ctx context.Context, token string, now time.Time) (user parley.User, login string, err error) {
+	h := hashToken(token)
+	user, err = n.store.UserByToken(ctx, h)
+	if parley.ErrorCode(err) != parley.ENotFound {
+		return user, "", err
+	}
+	user, err = n.store.SessionUser(ctx, h, now)
+	if parley.ErrorCode(err) == parley.ENotFound {
+		return user, "", parley.Errorf(parley.EBadToken, "unknown or expired session token; say hello with a nickname")
+	}
+	return user, h, err
+}
+
+// ipString is an address as the store keeps it ("" for none).
+func ipString(ip netip.Addr) string {
+	if !ip.IsValid() {
+		return ""
+	}
+	return ip.Unmap().String()
+}
+
+// claim takes a free nickname for a new token. A registered nickname is
+// never free: login_required.
 func (n *Node) claim(ctx context.Context, nick string) (parley.User, string, error) {
 	if !parley.ValidNickname(nick) {
 		return parley.User{}, "", parley.Errorf(parley.EInvalid,
 			"a nickname is 1–%d letters, digits, '_', '-' or '.'", parley.MaxNicknameLen)
 	}
 	if n.online(parley.NickKey(nick)) {
-		return parley.User{}, "", parley.Errorf(parley.ENicknameTaken, "%s is online already; pick another nickname", nick)
+		return parley.User{}, "", n.taken(ctx, nick, "%s is online already; pick another nickname")
 	}
 	token := newToken()
 	now := n.cfg.Now()
 	user, err := n.store.ClaimNickname(ctx, nick, hashToken(token), now, now.Add(-n.cfg.NickHold))
 	if parley.ErrorCode(err) == parley.ENicknameTaken {
-		err = parley.Errorf(parley.ENicknameTaken, "%s is taken; pick another nickname", nick)
+		err = n.taken(ctx, nick, "%s is taken; pick another nickname")
 	}
 	return user, token, err
+}
+
+// taken is the error for a nickname someone holds: login_required if it
+// is registered, else nickname_taken with msg.
+func (n *Node) taken(ctx context.Context, nick, msg string) error {
+	if u, err := n.store.UserByNickname(ctx, nick); err == nil && u.Registered {
+		return parley.Errorf(parley.ELoginRequired, "%s is registered; log in with its password", u.Nickname)
+	}
+	return parley.Errorf(parley.ENicknameTaken, msg, nick)
 }
 
 // afterHello pushes what a newly arrived session should see: the active

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/password"
 )
 
 // Renderer turns message text into safe HTML and the nicknames it mentions.
@@ -33,7 +34,13 @@ type Config struct {
 	Heartbeat     time.Duration // how often this node tells the others it is alive; one not heard from for 3 is gone (cluster.go); default 2s
 	Logger        *slog.Logger  // default slog.Default()
 	Metrics       Metrics       // measurements (metrics.go); nil: none
-	Now           func() time.Time
+	// PasswordParams is the cost of password hashes (internal/password);
+	// the zero value: password.Default. Tests lower it.
+	PasswordParams password.Params
+	SessionTTL     time.Duration // lifetime of a login session; default 30 days
+	// Now is the clock of every decision (rate limits, bans, mutes, slow
+	// mode, login failures, announcements); default time.Now.
+	Now func() time.Time
 }
 
 // Defaults for Config.
@@ -65,9 +72,12 @@ const (
 	// DefaultHeartbeat: a node that dies drops out of other nodes'
 	// presence within 3–4 heartbeats (6–8 s).
 	DefaultHeartbeat = 2 * time.Second
-	maxClientIDLen   = 64
-	pendingDMLimit   = 1000 // direct messages pushed at login; the rest via history
-	storeTimeout     = 10 * time.Second
+	// DefaultSessionTTL: a login lasts a month unless its owner logs out
+	// or changes the password.
+	DefaultSessionTTL = 30 * 24 * time.Hour
+	maxClientIDLen    = 64
+	pendingDMLimit    = 1000 // direct messages pushed at login; the rest via history
+	storeTimeout      = 10 * time.Second
 )
 
 func (c *Config) setDefaults() {
@@ -85,6 +95,7 @@ func (c *Config) setDefaults() {
 	setDefault(&c.MaxBatch, DefaultMaxBatch)
 	setDefault(&c.MaxPipeline, DefaultMaxPipeline)
 	setDefault(&c.Heartbeat, DefaultHeartbeat)
+	setDefault(&c.SessionTTL, DefaultSessionTTL)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -133,6 +144,11 @@ type Node struct {
 	delivered                    atomic.Int64 // event frames queued on connections (Stats)
 	hbStop                       chan struct{}
 	hbDone                       chan struct{}
+
+	mod    modHolder   // bans, mutes and slow modes (modstate.go)
+	slow   slowTracker // last sends in slow-mode rooms (modstate.go)
+	logins loginGuard  // login failures (login.go)
+	ann    announcer   // the timer of scheduled announcements (announce.go)
 }
 
 // New returns a Node that stores in store and publishes through broker, and
@@ -149,9 +165,11 @@ func New(store parley.Store, broker parley.Broker, render Renderer, cfg Config) 
 		remotes:  make(map[string]*remoteNode),
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
+		logins:   newLoginGuard(),
 	}
 	n.unsub = broker.Subscribe(n.receive)
 	go n.heartbeats(n.hbStop, n.hbDone)
+	n.ann.start(n)
 	return n
 }
 
@@ -172,6 +190,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	n.unsub()
+	n.ann.stop()
 	n.hbOnce.Do(func() {
 		close(n.hbStop)
 		<-n.hbDone

@@ -45,7 +45,7 @@ func (n *Node) join(ctx context.Context, s *Session, c *parley.Command) (*parley
 	if first {
 		n.presenceChanged(ctx, &parley.Event{Kind: parley.EventJoined, Room: name, Nickname: s.nick}, elsewhere)
 	}
-	return &parley.Reply{Room: name, Members: members, Count: count, LastSeq: info.LastSeq}, nil
+	return &parley.Reply{Room: name, Members: members, Count: count, LastSeq: info.LastSeq, SlowMode: info.SlowMode}, nil
 }
 
 // leave takes the session out of a room.

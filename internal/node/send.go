@@ -38,7 +38,13 @@ func (n *Node) post(ctx context.Context, s *Session, c *parley.Command, m parley
 	if len(c.ClientID) > maxClientIDLen {
 		return nil, parley.Errorf(parley.EInvalid, "client_id is longer than %d bytes", maxClientIDLen)
 	}
-	m.From, m.Text, m.ClientID, m.CreatedAt = s.nick, c.Text, c.ClientID, n.cfg.Now().UTC()
+	now := n.cfg.Now()
+	if m.To == "" {
+		if err := n.roomRules(ctx, m.Room, s.key, s.roleNow(), now); err != nil {
+			return nil, err
+		}
+	}
+	m.From, m.Text, m.ClientID, m.CreatedAt = s.nick, c.Text, c.ClientID, now.UTC()
 	m.HTML, m.Mentions = n.render.Render(c.Text)
 	if q, ok := n.store.(appendQueuer); ok {
 		n.queueSend(ctx, q, s, c, m)
@@ -100,29 +106,9 @@ func (n *Node) history(ctx context.Context, s *Session, c *parley.Command) (*par
 	if err != nil {
 		return nil, err
 	}
-	limit := c.Limit
-	if limit == 0 {
-		limit = defaultHistoryPage
-	}
-	limit = min(limit, n.cfg.HistoryLimit)
-	sctx, cancel := storeCtx(ctx)
-	defer cancel()
-	var msgs []parley.Message
-	if c.After > 0 {
-		msgs, err = n.store.After(sctx, room, c.After, limit+1)
-	} else {
-		msgs, err = n.store.History(sctx, room, c.Before, limit+1)
-	}
+	msgs, more, err := n.page(ctx, room, c.Before, c.After, c.Limit)
 	if err != nil {
 		return nil, err
-	}
-	// has_more: older messages exist (before), or newer ones (after).
-	more := len(msgs) > limit
-	switch {
-	case more && c.After > 0:
-		msgs = msgs[:limit]
-	case more:
-		msgs = msgs[1:]
 	}
 	if parley.IsDMKey(room) {
 		// Messages from before this user claimed the nickname belong to
@@ -137,6 +123,36 @@ func (n *Node) history(ctx context.Context, s *Session, c *parley.Command) (*par
 		msgs = kept
 	}
 	return &parley.Reply{Room: room, Messages: msgs, HasMore: more}, nil
+}
+
+// page reads up to limit (0: the default page; at most HistoryLimit)
+// messages of room after after, or if after is 0, before before (0: the
+// newest), and whether there are more (newer with after, older without).
+func (n *Node) page(ctx context.Context, room string, before, after int64, limit int) ([]parley.Message, bool, error) {
+	if limit <= 0 {
+		limit = defaultHistoryPage
+	}
+	limit = min(limit, n.cfg.HistoryLimit)
+	sctx, cancel := storeCtx(ctx)
+	defer cancel()
+	var msgs []parley.Message
+	var err error
+	if after > 0 {
+		msgs, err = n.store.After(sctx, room, after, limit+1)
+	} else {
+		msgs, err = n.store.History(sctx, room, before, limit+1)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(msgs) > limit
+	switch {
+	case more && after > 0:
+		msgs = msgs[:limit]
+	case more:
+		msgs = msgs[1:]
+	}
+	return msgs, more, nil
 }
 
 // readable resolves the conversation a history command reads and checks the

@@ -53,6 +53,17 @@ type Session struct {
 	key       string
 	claimedAt time.Time
 	rooms     []*room // the rooms it is in (at most MaxRooms; a slice: most sessions are in one or two)
+	// login is the hash of the login session token the session came in
+	// with ("" for a guest's claim token): when that login ends (a
+	// password change) the session is closed.
+	login string
+	// account is the NickKey of the account whose login cookie the
+	// connection carried, whatever nickname it took: an account ban ends
+	// it too.
+	account string
+
+	role  atomic.Int32 // roleLevel of the user's role: EventRole changes it
+	ended atomic.Bool  // kicked, banned or logged out: its commands are ignored
 
 	maxDM atomic.Int64 // ID of the newest direct message queued to this session
 
@@ -66,6 +77,42 @@ type Session struct {
 func (s *Session) Nickname() string { return s.nick }
 
 func (s *Session) send(frame []byte) { s.out.Send(frame) }
+
+// roleNow returns the role of the session's user (RoleUser for a guest) as
+// this node knows it now.
+func (s *Session) roleNow() parley.Role { return roleOfLevel(s.role.Load()) }
+
+func (s *Session) setRole(r parley.Role) { s.role.Store(roleLevel(r)) }
+
+func roleLevel(r parley.Role) int32 {
+	switch r {
+	case parley.RoleModerator:
+		return 1
+	case parley.RoleAdmin:
+		return 2
+	}
+	return 0
+}
+
+func roleOfLevel(l int32) parley.Role {
+	switch l {
+	case 1:
+		return parley.RoleModerator
+	case 2:
+		return parley.RoleAdmin
+	}
+	return parley.RoleUser
+}
+
+// end closes the session because of err (kicked, banned), after an error
+// frame saying why; its commands are ignored from now on.
+func (s *Session) end(err error) {
+	if s.ended.Swap(true) {
+		return
+	}
+	s.send(s.codec.EncodeError("", err))
+	s.out.Close(err)
+}
 
 func (s *Session) noteDM(id int64) {
 	for {
