@@ -15,18 +15,20 @@ import (
 const announceUsage = `Usage: parley announce [flags] TEXT
 
 Posts a site-wide announcement to a running server (POST /api/announcements).
-Everyone connected sees it at once; people who connect while it is active see
-it when they arrive. TEXT is markdown.
+Everyone connected sees it at once (or, with --starts, when it starts); people
+who connect while it is active see it when they arrive. TEXT is markdown.
 `
 
 // announce posts an announcement to a running server over HTTP.
 func announce(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	var server, token string
+	var server, token, starts, ends string
 	var ttl time.Duration
 	fs := newFlagSet("parley announce", stderr, announceUsage)
 	fs.stringVar(&server, "server", "PARLEY_SERVER", "http://localhost:8080", "base URL of the running server")
 	fs.stringVar(&token, "token", "PARLEY_ADMIN_TOKEN", "", "the server's admin token")
 	fs.durationVar(&ttl, "ttl", "PARLEY_ANNOUNCE_TTL", 0, "how long the announcement stays active (0: the server's default, 24h)")
+	fs.stringVar(&starts, "starts", "PARLEY_ANNOUNCE_STARTS", "", "when it starts, RFC 3339 (2026-12-01T09:00:00Z); empty: now")
+	fs.stringVar(&ends, "ends", "PARLEY_ANNOUNCE_ENDS", "", "when it ends, RFC 3339, if --ttl is not given")
 	if err := fs.parse(args, getenv); err != nil {
 		return err
 	}
@@ -38,6 +40,14 @@ func announce(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	body := map[string]string{"text": text}
 	if ttl > 0 {
 		body["ttl"] = ttl.String()
+	}
+	for key, v := range map[string]string{"starts_at": starts, "ends_at": ends} {
+		if v != "" {
+			if _, err := time.Parse(time.RFC3339, v); err != nil {
+				return fmt.Errorf("announce: --%s %q is not an RFC 3339 time like 2026-12-01T09:00:00Z", strings.TrimSuffix(key, "_at"), v)
+			}
+			body[key] = v
+		}
 	}
 	b, _ := json.Marshal(body)
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -65,9 +75,14 @@ func announce(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	var a struct {
 		ID        int64     `json:"id"`
+		StartsAt  time.Time `json:"starts_at"`
 		ExpiresAt time.Time `json:"expires_at"`
 	}
 	_ = json.Unmarshal(respBody, &a)
+	if starts != "" {
+		fmt.Fprintf(stdout, "announcement %d scheduled from %s until %s\n", a.ID, a.StartsAt.Local().Format(time.RFC1123), a.ExpiresAt.Local().Format(time.RFC1123))
+		return nil
+	}
 	fmt.Fprintf(stdout, "announcement %d posted, active until %s\n", a.ID, a.ExpiresAt.Local().Format(time.RFC1123))
 	return nil
 }

@@ -18,6 +18,7 @@ func TestHelpDocumentsEveryServeFlagAndItsEnvironmentVariable(t *testing.T) {
 		for _, want := range []string{
 			"-addr", "PARLEY_ADDR", "-db", "PARLEY_DB", "-allowed-origins", "PARLEY_ALLOWED_ORIGINS",
 			"-admin-token", "PARLEY_ADMIN_TOKEN", "-max-message-chars", "-rate", "PARLEY_RATE", "-burst",
+			"-trusted-proxies", "PARLEY_TRUSTED_PROXIES", "-session-ttl", "PARLEY_SESSION_TTL",
 		} {
 			if !strings.Contains(help, want) {
 				t.Errorf("parley %v does not mention %s", args, want)

@@ -17,6 +17,10 @@ type flagSet struct {
 	*flag.FlagSet
 	env    map[string]string // flag name → environment variable
 	config *string           // the config file's flag, if the command takes one
+	// shared, if set, names the settings a config file may hold that
+	// belong to another command (parley user reads serve's file and takes
+	// only its store settings); they are skipped.
+	shared func(name string) bool
 }
 
 func newFlagSet(name string, out io.Writer, usage string) *flagSet {
@@ -81,12 +85,14 @@ func (fs *flagSet) parse(args []string, getenv func(string) string) error {
 	if fs.config == nil || *fs.config == "" {
 		return nil
 	}
-	settings, err := readConfigFile(*fs.config, func(name string) bool { return fs.Lookup(name) != nil })
+	settings, err := readConfigFile(*fs.config, func(name string) bool {
+		return fs.Lookup(name) != nil || fs.shared != nil && fs.shared(name)
+	})
 	if err != nil {
 		return err
 	}
 	for name, v := range settings {
-		if given[name] {
+		if given[name] || fs.Lookup(name) == nil {
 			continue
 		}
 		if err := fs.Set(name, v); err != nil {

@@ -1,8 +1,9 @@
 // Command parley is a self-hosted real-time chat server: one binary serving
-// the web page, the WebSocket endpoint and the admin API.
+// the web page, the WebSocket endpoints and the HTTP API.
 //
 //	parley [serve] [flags]        run the server (the default)
 //	parley announce [flags] TEXT  post a site-wide announcement to a running server
+//	parley user add|role|password|list  manage registered users in the store
 //	parley bench [flags]          load-test a running server
 //	parley config check [flags]   check the configuration and print it
 //	parley version                print the version
@@ -27,13 +28,18 @@ const usage = `Parley — a self-hosted real-time chat server.
 
 Usage:
   parley [serve] [flags]         run the server (default when no subcommand is given)
-  parley announce [flags] TEXT   post a site-wide announcement to a running server
+  parley announce [flags] TEXT   post (or schedule) a site-wide announcement on a running server
+  parley user add [--admin|--moderator] NAME
+                                 register a user (password from --password-file, PARLEY_PASSWORD or stdin)
+  parley user role NAME admin|moderator|none
+                                 give or take a role
+  parley user password NAME      set a new password; parley user list: the registered users
   parley bench [flags]           load-test a running server (native or Socket.IO)
   parley config check [flags]    check the configuration (flags, PARLEY_*, --config file) and print it
   parley version                 print the version
 
-Run "parley serve --help", "parley announce --help" or "parley bench --help"
-for the flags of each.
+Run "parley serve --help", "parley announce --help", "parley user add --help"
+or "parley bench --help" for the flags of each. The HTTP API is in docs/API.md.
 With no configuration, parley listens on :8080 and keeps its data in ./parley.db.
 `
 
@@ -60,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, rest, stderr, getenv)
 	case "announce":
 		err = announce(ctx, rest, stdout, stderr, getenv)
+	case "user":
+		err = userCmd(ctx, rest, os.Stdin, stdout, stderr, getenv)
 	case "bench":
 		err = benchCmd(ctx, rest, stdout, stderr, getenv)
 	case "config":

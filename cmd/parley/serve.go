@@ -16,10 +16,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/api"
 	"github.com/parley-chat/parley/internal/httpd"
 	"github.com/parley-chat/parley/internal/markup"
 	"github.com/parley-chat/parley/internal/metrics"
 	"github.com/parley-chat/parley/internal/node"
+	"github.com/parley-chat/parley/internal/origin"
+	"github.com/parley-chat/parley/internal/peer"
 	"github.com/parley-chat/parley/internal/transport/socketio"
 	wstransport "github.com/parley-chat/parley/internal/transport/ws"
 	"github.com/parley-chat/parley/internal/wsconn"
@@ -29,9 +32,13 @@ import (
 const serveUsage = `Usage: parley serve [flags]
 
 Serves the chat: the web page at /, the native WebSocket endpoint at /ws,
-the Socket.IO endpoint at /socket.io/ and the admin API at /api/. This is
-also what "parley" with no subcommand does.
+the Socket.IO endpoint at /socket.io/ and the HTTP API at /api/ (accounts,
+moderation, integrations; see docs/API.md). This is also what "parley" with
+no subcommand does.
 `
+
+// The engine is what the HTTP API needs.
+var _ api.Engine = (*node.Node)(nil)
 
 // ServeConfig is the configuration of "parley serve".
 type ServeConfig struct {
@@ -43,7 +50,9 @@ type ServeConfig struct {
 	BrokerChannel   string
 	Heartbeat       time.Duration
 	AllowedOrigins  string
+	TrustedProxies  string // comma-separated addresses and prefixes whose X-Forwarded-For/-Proto are believed
 	AdminToken      string
+	SessionTTL      time.Duration
 	MaxTextChars    int
 	MaxFrameBytes   int
 	Rate            float64
@@ -88,7 +97,8 @@ type Main struct {
 	debug       *http.Server // pprof, when DebugAddr is set
 	debugLn     net.Listener
 	registry    *prometheus.Registry
-	done        chan error // the http.Server's Serve result
+	peers       peer.Resolver // --trusted-proxies, parsed by ParseFlags
+	done        chan error    // the http.Server's Serve result
 }
 
 // NewMain returns a Main with the default configuration.
@@ -104,9 +114,7 @@ func (m *Main) flags() *flagSet {
 	fs.configVar(&c.Config, "config", "PARLEY_CONFIG",
 		"TOML file of settings named as these flags (addr = \":8080\"); a flag or PARLEY_* variable wins over it")
 	fs.stringVar(&c.Addr, "addr", "PARLEY_ADDR", ":8080", "listen address (host:port)")
-	fs.stringVar(&c.DB, "db", "PARLEY_DB", "./parley.db", "SQLite database file; created with its schema on first start")
-	fs.stringVar(&c.Store, "store", "PARLEY_STORE", "",
-		"PostgreSQL URL (postgres://user:pass@host/db) for history shared by several nodes; empty: SQLite in --db")
+	storeFlags(fs, c)
 	fs.stringVar(&c.Broker, "broker", "PARLEY_BROKER", "",
 		"nats://host:4222 or redis://host:6379 to run as one of several nodes; empty: a single node (needs --store with it)")
 	fs.stringVar(&c.BrokerChannel, "broker-channel", "PARLEY_BROKER_CHANNEL", "parley.events",
@@ -115,7 +123,11 @@ func (m *Main) flags() *flagSet {
 		"how often a node tells the others it is alive; one silent for 3 heartbeats is dropped from presence")
 	fs.stringVar(&c.AllowedOrigins, "allowed-origins", "PARLEY_ALLOWED_ORIGINS", "",
 		"comma-separated browser origins (https://chat.example.com) allowed to connect besides the server's own; * allows any")
-	fs.stringVar(&c.AdminToken, "admin-token", "PARLEY_ADMIN_TOKEN", "", "bearer token for the admin API (announcements); empty turns the admin API off")
+	fs.stringVar(&c.TrustedProxies, "trusted-proxies", "PARLEY_TRUSTED_PROXIES", "",
+		"comma-separated addresses or prefixes (127.0.0.1, 10.0.0.0/8) of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (bans by IP, login limits, Secure cookies); empty: none")
+	fs.stringVar(&c.AdminToken, "admin-token", "PARLEY_ADMIN_TOKEN", "",
+		"bearer secret that acts as an admin on the HTTP API (/api/) as \"operator\"; empty: only API keys and admins' logins")
+	fs.durationVar(&c.SessionTTL, "session-ttl", "PARLEY_SESSION_TTL", node.DefaultSessionTTL, "how long a login (the web page's cookie, a session token) lasts")
 	fs.intVar(&c.MaxTextChars, "max-message-chars", "PARLEY_MAX_MESSAGE_CHARS", node.DefaultMaxTextChars, "longest message text, in characters")
 	fs.intVar(&c.MaxFrameBytes, "max-frame-bytes", "PARLEY_MAX_FRAME_BYTES", 64<<10, "hard cap on one WebSocket frame; a larger frame closes the connection (1009)")
 	fs.floatVar(&c.Rate, "rate", "PARLEY_RATE", node.DefaultRate, "commands per second one connection may give on average")
@@ -150,6 +162,14 @@ func (m *Main) flags() *flagSet {
 	return fs
 }
 
+// storeFlags defines the flags that name the store: serve's, and those of
+// the commands that work on its database (parley user).
+func storeFlags(fs *flagSet, c *ServeConfig) {
+	fs.stringVar(&c.DB, "db", "PARLEY_DB", "./parley.db", "SQLite database file; created with its schema on first start")
+	fs.stringVar(&c.Store, "store", "PARLEY_STORE", "",
+		"PostgreSQL URL (postgres://user:pass@host/db) for history shared by several nodes; empty: SQLite in --db")
+}
+
 // ParseFlags reads the configuration from args and the environment.
 func (m *Main) ParseFlags(args []string) error {
 	m.fs = m.flags()
@@ -164,7 +184,14 @@ func (m *Main) ParseFlags(args []string) error {
 		return errors.New("outbox limits must be positive")
 	case c.Heartbeat <= 0:
 		return errors.New("heartbeat must be positive")
+	case c.SessionTTL <= 0:
+		return errors.New("session-ttl must be positive")
 	}
+	trusted, err := peer.ParseTrusted(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("trusted-proxies %q: %w", c.TrustedProxies, err)
+	}
+	m.peers = peer.Resolver{Trusted: trusted}
 	return nil
 }
 
@@ -204,6 +231,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// messages fill at most an eighth of an outbox.
 		MaxPipeline: max(1, min(node.DefaultMaxPipeline, c.OutboxMessages/16, c.OutboxBytes/(16*maxCommandBytes))),
 		Metrics:     mx,
+		SessionTTL:  c.SessionTTL,
 	})
 	hook.n.Store(m.node)
 	m.ws = wstransport.New(m.node, wstransport.Config{
@@ -211,6 +239,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxCommandBytes: maxCommandBytes,
 		SendBuffer:      c.SendBuffer,
 		Conn:            wsconn.Config{ReadLimit: int64(c.MaxFrameBytes), OutboxMessages: c.OutboxMessages, OutboxBytes: c.OutboxBytes, ParkAfter: c.ParkAfter},
+		Peers:           m.peers,
 		Logger:          m.log,
 	})
 	var compat *socketio.Compat
@@ -224,6 +253,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		OutboxMessages:  c.OutboxMessages,
 		OutboxBytes:     c.OutboxBytes,
 		Compat:          compat,
+		Peers:           m.peers,
 		Logger:          m.log,
 	}); err != nil {
 		m.closeBackends()
@@ -242,7 +272,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	metricsHandler := promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelWarn)})
-	hc := httpd.Config{Web: web.FS, WebSocket: m.ws, SocketIO: m.sio, Announcer: m.node, AdminToken: c.AdminToken,
+	apiHandler := api.New(api.Config{
+		Engine: m.node, AdminToken: c.AdminToken, Origins: origin.Policy{Allowed: splitList(c.AllowedOrigins)},
+		Peers: m.peers, SessionTTL: c.SessionTTL, Logger: m.log,
+	})
+	hc := httpd.Config{Web: web.FS, WebSocket: m.ws, SocketIO: m.sio, API: apiHandler,
 		Ready: []httpd.Check{m.readyCheck("store", m.store), m.readyCheck("broker", broker)}}
 	if c.Metrics {
 		hc.Metrics = metricsHandler
@@ -276,7 +310,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.srv.Serve(m.ln) }()
 	m.log.Info("parley is serving", "addr", m.ln.Addr().String(), "store", storeName, "broker", brokerName, "node", m.node.ID(),
-		"admin_api", c.AdminToken != "", "startup", time.Since(start).Round(time.Millisecond))
+		"admin_token", c.AdminToken != "", "trusted_proxies", len(m.peers.Trusted), "startup", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 

@@ -31,7 +31,7 @@ type command struct {
 // required lists, per command, the fields that must be present and
 // non-empty. A list of alternatives ("room|with") needs one of them.
 var required = map[parley.Op][]string{
-	parley.OpHello:    {"nickname|token"},
+	parley.OpHello:    nil, // {} is a hello with the page's login cookie; node asks for a nickname without one
 	parley.OpJoin:     {"room"},
 	parley.OpLeave:    {"room"},
 	parley.OpRooms:    nil,
@@ -93,8 +93,6 @@ func Decode(frame []byte) (parley.Command, error) {
 
 func present(c *command, field string) bool {
 	switch field {
-	case "nickname|token":
-		return c.Nickname != "" || c.Token != ""
 	case "room|with":
 		return c.Room != "" || c.With != "" || c.To != ""
 	case "room|to":
