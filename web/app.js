@@ -1,6 +1,10 @@
 // Parley's web page: rooms and direct conversations over the native
 // protocol, through ParleyClient (client.js), in English or 简体中文
-// (i18n.js). User text is only ever set as textContent; the one HTML
+// (i18n.js). People join as guests (a nickname held by a token in
+// localStorage) or log in to an account through the HTTP API (/api/auth/…,
+// an HttpOnly cookie that also authenticates the WebSocket). Moderators and
+// admins get a menu on each member, a delete button on each message and a
+// slow-mode control, all through the HTTP API (/api/moderation, /api/rooms). User text is only ever set as textContent; the one HTML
 // inserted is the server's rendered, sanitised markdown (msg.html,
 // announcement.html), and the page's Content-Security-Policy forbids
 // inline script as a second wall.
@@ -36,6 +40,11 @@
   const S = {
     client: null,
     me: null,               // my nickname
+    role: "",               // my role: "", "moderator", "admin"
+    registered: false,      // my nickname is an account
+    loginMode: "guest",     // the sign-in form: guest | login | register
+    mutes: new Map(),       // room key → {until} while I am muted there
+    notice: null,           // the notice by the composer: {kind, room, until, text}
     convs: new Map(),       // key → conversation
     current: null,          // key of the open conversation
     read: store.json("read", {}),       // key → highest seq read
@@ -83,6 +92,7 @@
     return true;
   }
 
+  const isMod = () => S.role === "moderator" || S.role === "admin";
   const lastSeq = (c) => (c.msgs.length ? c.msgs[c.msgs.length - 1].seq : 0);
   const isMine = (m) => lower(m.from) === lower(S.me);
   const mentionsMe = (m) => (m.mentions || []).some((n) => lower(n) === lower(S.me));
@@ -107,11 +117,15 @@
     setupSidebar();
     setupComposer();
     setupPane();
+    setupAccount();
+    setupModeration();
     document.addEventListener("visibilitychange", onVisibility);
     window.addEventListener("online", () => { if (S.client) { S.client.check(); setStatus(S.client.state); } });
     window.addEventListener("offline", () => setStatus("offline"));
     const token = store.get("token");
-    if (token) start({ token });
+    const account = store.get("account");
+    if (account) start({ nickname: account });   // the login cookie authenticates it
+    else if (token) start({ token });
     else showLogin();
     setInterval(refreshMembers, PRESENCE_EVERY);
   }
@@ -127,26 +141,88 @@
     }, () => { /* the next refresh will do */ });
   }
 
-  function showLogin(message) {
+  function showLogin(message, mode) {
     $("app").hidden = true;
     $("logout").hidden = true;
     $("login").hidden = false;
+    hideNotice();
+    if (mode) setLoginMode(mode);
     $("login-error").textContent = message || "";
     setStatus("closed");
     const input = $("nick");
     if (!input.value) input.value = store.get("nick") || "guest" + Math.floor(1000 + Math.random() * 9000);
+    if (S.loginMode !== "guest" && input.value) { $("password").focus(); return; }
     input.focus();
     input.select();
   }
 
+  // setLoginMode switches the sign-in form between joining as a guest,
+  // logging in to an account and registering one.
+  function setLoginMode(mode) {
+    S.loginMode = mode;
+    for (const m of ["guest", "login", "register"]) $("mode-" + m).setAttribute("aria-pressed", String(m === mode));
+    const keys = {
+      guest: ["login.heading", "login.label", "login.help", "login.submit"],
+      login: ["login.headingLogin", "login.labelAccount", "login.helpLogin", "login.submitLogin"],
+      register: ["login.headingRegister", "login.labelAccount", "login.helpRegister", "login.submitRegister"],
+    }[mode];
+    ["login-heading", "nick-label", "nick-help", "login-submit"].forEach((id, i) => { $(id).dataset.i18n = keys[i]; $(id).textContent = t(keys[i]); });
+    $("password-row").hidden = mode === "guest";
+    $("password").required = mode !== "guest";
+    $("password").autocomplete = mode === "register" ? "new-password" : "current-password";
+    $("nick").autocomplete = mode === "guest" ? "nickname" : "username";
+    $("login-error").textContent = "";
+  }
+
   function setupLogin() {
+    for (const m of ["guest", "login", "register"]) {
+      $("mode-" + m).addEventListener("click", () => { setLoginMode(m); (m === "guest" || !$("nick").value ? $("nick") : $("password")).focus(); });
+    }
     $("login").addEventListener("submit", (e) => {
       e.preventDefault();
       const nick = $("nick").value.trim();
       if (!NICK_RE.test(nick)) { $("login-error").textContent = t("login.help"); return; }
-      start({ nickname: nick });
+      if (S.loginMode === "guest") { start({ nickname: nick }); return; }
+      const password = $("password").value;
+      if (!password) { $("login-error").textContent = t("login.needPassword"); return; }
+      const body = { nickname: nick, password };
+      // Registering the nickname this browser holds as a guest: the guest
+      // token proves it is ours.
+      if (S.loginMode === "register" && store.get("token") && lower(store.get("nick")) === lower(nick)) body.token = store.get("token");
+      $("login-submit").disabled = true;
+      api("POST", S.loginMode === "register" ? "/api/auth/register" : "/api/auth/login", body).then((res) => {
+        $("password").value = "";
+        signedIn((res && res.nickname) || nick);
+      }, (err) => { $("login-error").textContent = errText(err); })
+        .finally(() => { $("login-submit").disabled = false; });
     });
   }
+
+  // signedIn: the login cookie is set; (re)connect as the account.
+  function signedIn(nick) {
+    store.set("account", nick);
+    store.set("token", null);
+    store.set("nick", nick);
+    start({ nickname: nick });
+  }
+
+  // api calls the HTTP API with the login cookie. It resolves with the
+  // JSON answer (null for 204) and rejects with {code, message,
+  // retryAfterMs} as the WebSocket errors do.
+  async function api(method, path, body) {
+    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+    let res;
+    try { res = await fetch(path, opts); } catch (e) { throw { code: "unavailable", message: String(e && e.message || e) }; }
+    let data = null;
+    if (res.status !== 204) { try { data = await res.json(); } catch { data = null; } }
+    if (!res.ok) {
+      const e = (data && data.error) || {};
+      throw { code: e.code || "http_" + res.status, message: e.message || res.statusText || String(res.status), retryAfterMs: (Number(res.headers.get("Retry-After")) || 0) * 1000 };
+    }
+    return data;
+  }
+  const roomPath = (room) => "/api/rooms/" + encodeURIComponent(room);
 
   function start({ token, nickname }) {
     if (S.client) S.client.close();
@@ -160,11 +236,32 @@
     client.on("typing", (e) => S.client === client && onTyping(e));
     client.on("announcement", (a) => S.client === client && showAnnouncement(a));
     client.on("reset", (e) => S.client === client && onReset(e.room));
-    client.on("error", (err) => S.client === client && err.code !== "unavailable" && toast(errText(err)));
+    client.on("error", (err) => S.client === client && !["unavailable", "kicked", "banned"].includes(err.code) && toast(errText(err)));
+    client.on("welcome", (w) => { if (S.client === client && S.me) { setRole(w.role); if (S.notice && S.notice.kind === "kicked") hideNotice(); } });
+    client.on("message.deleted", (m) => S.client === client && onDeleted(m));
+    client.on("announcement.deleted", (a) => S.client === client && document.querySelector('[data-announcement="' + CSS.escape(String(a.id)) + '"]')?.remove());
+    client.on("room.settings", (e) => S.client === client && onRoomSettings(e));
+    client.on("muted", (e) => S.client === client && onMuted(e, true));
+    client.on("unmuted", (e) => S.client === client && onMuted(e, false));
+    client.on("role", (e) => S.client === client && lower(e.nickname) === lower(S.me) && setRole(e.role));
+    client.on("kicked", (e) => S.client === client && showNotice({ kind: "kicked", text: t("notice.kicked", { message: e.message }) }));
+    client.on("banned", (e) => {
+      if (S.client !== client) return;
+      client.close();
+      if (S.me) { showNotice({ kind: "banned", text: t("notice.banned", { message: e.message }) }); setStatus("closed"); }
+    });
     client.on("auth", (err) => {
       if (S.client !== client) return;
-      store.set("token", null);
       client.close();
+      if (err.code === "login_required") {
+        // A registered nickname (or an account whose cookie expired).
+        store.set("token", null);
+        store.set("account", null);
+        $("nick").value = nickname || $("nick").value;
+        showLogin(t("login.registered"), "login");
+        return;
+      }
+      if (err.code !== "banned") { store.set("token", null); store.set("account", null); }
       showLogin(errText(err));
     });
     client.login(nickname).then((w) => onWelcome(client, w), () => { /* the auth listener shows it */ });
@@ -173,12 +270,15 @@
   function onWelcome(client, w) {
     if (S.client !== client) return;
     S.me = w.nickname;
+    S.registered = !!w.registered;
     store.set("nick", w.nickname);
-    store.set("token", w.token);
+    if (w.token) { store.set("token", w.token); store.set("account", null); }
+    else { store.set("token", null); store.set("account", w.nickname); } // the cookie signed us in
+    setRole(w.role);
     $("login").hidden = true;
     $("app").hidden = false;
     $("logout").hidden = false;
-    $("whoami").textContent = t("nav.whoami", { nick: S.me });
+    renderAccount();
     const rooms = store.json("rooms", []).filter((r) => typeof r === "string" && ROOM_RE.test(r));
     if (!rooms.some((r) => lower(r) === "lobby")) rooms.unshift("lobby");
     for (const r of rooms) {
@@ -213,6 +313,8 @@
         if (S.current === c.key) renderMembers();
       }, () => { /* refreshMembers will try again */ });
       c.serverLast = ack.last_seq;
+      c.slowMs = ack.slow_mode_ms || 0;
+      if (S.current === c.key) renderHeader();
       if (!(c.key in S.read)) setRead(c, ack.last_seq); // a newcomer owes nothing to old history
       saveRooms();
       if (!c.loaded) loadLatest(c);
@@ -384,6 +486,9 @@
     closeSuggest();
     $("conv-title").textContent = c.kind === "room" ? "# " + c.name : t("room.dmWith", { nick: c.name });
     $("leave").hidden = c.kind !== "room" || c.key === "lobby";
+    renderHeader();
+    if (S.notice && S.notice.room && S.notice.room !== key) hideNotice();
+    if (S.mutes.has(key)) showMuteNotice(c);
     $("text").setAttribute("aria-label", t("room.messageTo", { target: target(c) }));
     $("text").placeholder = t("room.messageTo", { target: target(c) });
     if (!c.loaded) loadLatest(c);
@@ -459,6 +564,14 @@
     li.dataset.id = m.id;
     li.dataset.from = m.from;
     if (isMine(m)) li.classList.add("mine");
+    if (m.deleted) {
+      // A tombstone: a moderator deleted it; its place in the room stays.
+      li.classList.add("deleted");
+      const meta = el("div", "meta");
+      meta.append(el("span", "from", m.from), timeItem(m.ts));
+      li.append(meta, el("div", "body tombstone", t("msg.deleted")));
+      return li;
+    }
     if (mentionsMe(m)) li.classList.add("mentioned");
     const grouped = prev && lower(prev.from) === lower(m.from) && m.ts - prev.ts < GROUP_MS;
     if (grouped) li.classList.add("cont");
@@ -470,7 +583,58 @@
     body.innerHTML = m.html; // the server's sanitised rendering; never the raw text
     fixLinks(body);
     li.append(meta, body);
+    if (isMod() && !m.room.startsWith("dm:")) li.append(deleteTool(m));
     return li;
+  }
+
+  // deleteTool is a moderator's delete button on a room message: the
+  // first click arms it, a second within a few seconds deletes. The armed
+  // message is kept in S.armed, so a redraw of the list does not disarm it.
+  function deleteTool(m) {
+    const tools = el("div", "msg-tools");
+    tools.dataset.key = m.room + "\n" + m.seq;
+    const b = el("button", "msg-delete");
+    b.type = "button";
+    b.setAttribute("aria-label", t("msg.deleteLabel", { nick: m.from }));
+    tools.append(b);
+    showArmed(tools);
+    b.addEventListener("click", () => {
+      const key = tools.dataset.key;
+      if (!(S.armed && S.armed.key === key)) {
+        if (S.armed) clearTimeout(S.armed.timer);
+        S.armed = { key, timer: setTimeout(() => { S.armed = null; refreshArmed(); }, 4000) };
+        refreshArmed();
+        return;
+      }
+      clearTimeout(S.armed.timer);
+      S.armed = null;
+      b.disabled = true;
+      api("DELETE", roomPath(m.room) + "/messages/" + m.seq).then((res) => {
+        onDeleted((res && res.message) || Object.assign({}, m, { deleted: true, text: "", html: "", mentions: [] }));
+      }, (err) => { b.disabled = false; refreshArmed(); toast(errText(err)); });
+    });
+    return tools;
+  }
+
+  function showArmed(tools) {
+    const armed = !!S.armed && S.armed.key === tools.dataset.key;
+    tools.classList.toggle("armed", armed);
+    tools.firstChild.textContent = armed ? t("msg.deleteConfirm") : t("msg.delete");
+  }
+
+  function refreshArmed() { for (const tools of $("messages").querySelectorAll(".msg-tools")) showArmed(tools); }
+
+  // onDeleted puts a tombstone in the place of a deleted message.
+  function onDeleted(m) {
+    const c = S.convs.get(lower(m.room));
+    if (!c) return;
+    const i = c.msgs.findIndex((x) => x.seq === m.seq);
+    if (i < 0) return;
+    const tomb = Object.assign({}, c.msgs[i], m, { deleted: true, text: "", html: "", mentions: [] });
+    c.msgs[i] = tomb;
+    if (S.current !== c.key) return;
+    const li = $("messages").querySelector('li.msg[data-seq="' + m.seq + '"]');
+    if (li) li.replaceWith(messageItem(tomb, c.msgs[i - 1] || null));
   }
 
   function pendingItem(c, id, p) {
@@ -537,7 +701,37 @@
         b.title = t("room.dmWith", { nick });
         b.addEventListener("click", () => openDM(nick));
         li.append(b);
+        if (isMod() && c.kind === "room") {
+          li.classList.add("modded");
+          const mb = el("button", "icon-button member-menu", "⋯");
+          mb.type = "button";
+          mb.dataset.nick = nick;
+          mb.setAttribute("aria-label", t("mod.menuFor", { nick }));
+          mb.title = t("mod.menuFor", { nick });
+          mb.setAttribute("aria-expanded", "false");
+          mb.addEventListener("click", () => toggleModMenu(li, mb, c, nick));
+          li.append(mb);
+          if (S.modMenu && S.modMenu.room === c.key && lower(S.modMenu.nick) === lower(nick)) {
+            mb.setAttribute("aria-expanded", "true"); // a redraw keeps the open menu, and what was typed in it
+            li.append(S.modMenu.el);
+          }
+        }
       }
+      ul.append(li);
+    }
+    // Someone who left while a moderator had their menu open (after a kick,
+    // say) keeps it: the moderator may still mute or ban them.
+    const m = S.modMenu;
+    if (m && m.room === c.key && !members.some((n) => lower(n) === lower(m.nick))) {
+      const li = el("li", "modded gone");
+      li.append(el("span", "member", m.nick));
+      const mb = el("button", "icon-button member-menu", "⋯");
+      mb.type = "button";
+      mb.dataset.nick = m.nick;
+      mb.setAttribute("aria-label", t("mod.menuFor", { nick: m.nick }));
+      mb.setAttribute("aria-expanded", "true");
+      mb.addEventListener("click", () => { closeModMenu(); renderMembers(); });
+      li.append(mb, m.el);
       ul.append(li);
     }
   }
@@ -752,6 +946,7 @@
     }, (err) => {
       const p = c.pending.get(id);
       if (!p) return;
+      if (err.code === "rate_limited" || err.code === "muted") sendRefused(c, err);
       p.failed = errText(err);
       saveOutbox();
       const li = $("messages").querySelector('[data-client-id="' + CSS.escape(id) + '"]');
@@ -866,6 +1061,252 @@
     $("text").removeAttribute("aria-activedescendant");
   }
 
+  // ---- accounts and roles ----
+
+  function setRole(role) {
+    role = role || "";
+    const changed = role !== S.role;
+    S.role = role;
+    if (!changed) return;
+    if (!isMod()) closeModMenu();
+    renderAccount();
+    if (S.current) { renderMessages(); renderMembers(); renderHeader(); }
+  }
+
+  // renderAccount shows who I am and what I may do: register a guest
+  // nickname, change an account's password, open the moderation page.
+  function renderAccount() {
+    if (!S.me) return;
+    $("whoami").textContent = S.role ? t("nav.whoamiRole", { nick: S.me, role: t("role." + S.role) }) : t("nav.whoami", { nick: S.me });
+    $("register-btn").hidden = S.registered;
+    $("password-btn").hidden = !S.registered;
+    $("admin-link").hidden = !isMod();
+  }
+
+  function setupAccount() {
+    $("register-btn").addEventListener("click", () => openAccountDialog("register"));
+    $("password-btn").addEventListener("click", () => openAccountDialog("password"));
+    $("account-cancel").addEventListener("click", closeAccountDialog);
+    $("account-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const mode = $("account-dialog").dataset.mode;
+      const fresh = $("new-password").value;
+      const req = mode === "register"
+        ? api("POST", "/api/auth/register", Object.assign({ nickname: S.me, password: fresh }, S.client && S.client.token ? { token: S.client.token } : {}))
+        : api("POST", "/api/auth/password", { current_password: $("current-password").value, new_password: fresh });
+      $("account-submit").disabled = true;
+      req.then(() => {
+        closeAccountDialog();
+        if (mode === "register") { toast(t("account.registered", { nick: S.me })); signedIn(S.me); }
+        else toast(t("account.passwordChanged"));
+      }, (err) => { $("account-error").textContent = errText(err); })
+        .finally(() => { $("account-submit").disabled = false; });
+    });
+  }
+
+  function openAccountDialog(mode) {
+    const d = $("account-dialog");
+    d.dataset.mode = mode;
+    $("account-title").textContent = mode === "register" ? t("account.registerTitle", { nick: S.me }) : t("account.passwordTitle");
+    $("account-intro").textContent = mode === "register" ? t("account.registerIntro", { nick: S.me }) : t("account.passwordIntro");
+    $("current-row").hidden = mode === "register";
+    $("current-password").required = mode !== "register";
+    $("account-submit").textContent = mode === "register" ? t("login.submitRegister") : t("account.save");
+    $("account-error").textContent = "";
+    $("current-password").value = "";
+    $("new-password").value = "";
+    if (typeof d.showModal === "function") d.showModal(); else d.setAttribute("open", "");
+    (mode === "register" ? $("new-password") : $("current-password")).focus();
+  }
+
+  function closeAccountDialog() {
+    const d = $("account-dialog");
+    if (!d.open) return;
+    if (typeof d.close === "function") d.close(); else d.removeAttribute("open");
+  }
+
+  // ---- moderation ----
+
+  const SLOW_CHOICES = [0, 5, 10, 30, 60, 300, 900, 3600];
+  const DURATIONS = [["10m", "mod.d10m"], ["1h", "mod.d1h"], ["24h", "mod.d1d"], ["", "mod.dForever"]];
+
+  function slowLabel(sec) {
+    if (!sec) return t("mod.slowOff");
+    return sec < 60 || sec % 60 ? t("mod.slowSeconds", { s: sec }) : t("mod.slowMinutes", { m: sec / 60 });
+  }
+
+  function setupModeration() {
+    $("slow-select").addEventListener("change", () => {
+      const c = S.convs.get(S.current);
+      if (!c || c.kind !== "room") return;
+      const seconds = Number($("slow-select").value);
+      api("PUT", roomPath(c.name) + "/slow-mode", { seconds }).then(() => {
+        c.slowMs = seconds * 1000;
+        renderHeader();
+        toast(t("mod.slowSet", { room: c.name, value: slowLabel(seconds) }));
+      }, (err) => { renderHeader(); toast(errText(err)); });
+    });
+    document.addEventListener("keydown", (e) => { if (e.key === "Escape" && S.modMenu) closeModMenu(true); });
+  }
+
+  // renderHeader shows the open room's slow mode, and to moderators the
+  // control that changes it.
+  function renderHeader() {
+    const c = S.convs.get(S.current);
+    const room = c && c.kind === "room";
+    const sec = room ? Math.round((c.slowMs || 0) / 1000) : 0;
+    $("slow-badge").hidden = !sec;
+    $("slow-badge").textContent = sec ? t("room.slowMode", { s: sec }) : "";
+    $("slow-label").hidden = !(room && isMod());
+    if (!room || !isMod()) return;
+    const sel = $("slow-select");
+    const choices = SLOW_CHOICES.includes(sec) ? SLOW_CHOICES : [...SLOW_CHOICES, sec].sort((a, b) => a - b);
+    sel.textContent = "";
+    for (const v of choices) { const o = el("option", null, slowLabel(v)); o.value = String(v); sel.append(o); }
+    sel.value = String(sec);
+  }
+
+  function onRoomSettings(e) {
+    const c = S.convs.get(lower(e.room));
+    if (!c) return;
+    c.slowMs = e.slow_mode_ms || 0;
+    if (S.current === c.key) renderHeader();
+    if (!c.slowMs && S.notice && S.notice.kind === "slow") hideNotice();
+  }
+
+  function onMuted(e, muted) {
+    const key = lower(e.room);
+    if (lower(e.nickname) !== lower(S.me)) return;
+    if (muted) S.mutes.set(key, { until: e.until || 0, reason: e.reason || "" });
+    else S.mutes.delete(key);
+    if (S.current !== key) return;
+    if (muted) showMuteNotice(S.convs.get(key));
+    else if (S.notice && S.notice.kind === "muted") hideNotice();
+  }
+
+  function showMuteNotice(c, message) {
+    const m = S.mutes.get(c.key);
+    if (!m) { showNotice({ kind: "muted", room: c.key, text: t("notice.mutedNow", { message: message || "" }) }); return; }
+    if (m.until && m.until <= Date.now()) { S.mutes.delete(c.key); return; }
+    showNotice({ kind: "muted", room: c.key, until: m.until || 0 });
+  }
+
+  // sendRefused explains, by the composer, why a message was not sent and
+  // when one can be: the message itself stays, marked, to send again.
+  function sendRefused(c, err) {
+    if (S.current !== c.key) return;
+    if (err.code === "muted") { showMuteNotice(c, err.message); return; }
+    const slow = c.kind === "room" && c.slowMs > 0 && /slow/i.test(err.message || "");
+    showNotice({ kind: slow ? "slow" : "rate", room: c.key, until: Date.now() + Math.max(1000, err.retryAfterMs || 1000) });
+  }
+
+  function showNotice(n) {
+    S.notice = n;
+    clearInterval(S.noticeTimer);
+    renderNotice();
+    if (n.until && n.kind !== "muted") S.noticeTimer = setInterval(renderNotice, 250);
+    else if (n.until) S.noticeTimer = setInterval(renderNotice, 1000);
+  }
+
+  function hideNotice() {
+    S.notice = null;
+    clearInterval(S.noticeTimer);
+    $("notice").hidden = true;
+    $("notice").textContent = "";
+  }
+
+  // renderNotice draws the notice, counting down to when sending works.
+  function renderNotice() {
+    const n = S.notice;
+    if (!n) return;
+    const left = n.until ? n.until - Date.now() : 0;
+    if (n.until && left <= 0) { if (n.kind === "muted") S.mutes.delete(n.room); hideNotice(); return; }
+    const s = Math.ceil(left / 1000);
+    let text = n.text;
+    const room = (S.convs.get(n.room) || {}).name || n.room;
+    if (n.kind === "rate") text = t("notice.rate", { s });
+    else if (n.kind === "slow") text = t("notice.slow", { s });
+    else if (n.kind === "muted" && !n.text) {
+      text = n.until ? t("notice.muted", { room, time: new Intl.DateTimeFormat(window.i18n.current(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(n.until)) })
+        : t("notice.mutedForever", { room });
+    }
+    const p = $("notice");
+    p.className = "notice " + n.kind;
+    p.textContent = text;
+    p.hidden = false;
+  }
+
+  // The moderation menu of a member: kick, mute in this room, ban, each
+  // with the reason and duration picked in it.
+  function toggleModMenu(li, button, c, nick) {
+    if (S.modMenu && S.modMenu.room === c.key && lower(S.modMenu.nick) === lower(nick)) { closeModMenu(true); return; }
+    closeModMenu();
+    const menu = el("div", "mod-menu");
+    menu.setAttribute("role", "group");
+    menu.setAttribute("aria-label", t("mod.menuTitle", { nick }));
+    const head = el("div", "mod-head");
+    head.append(el("strong", null, t("mod.menuTitle", { nick })));
+    const close = el("button", "icon-button", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", t("mod.close"));
+    close.title = t("mod.close");
+    close.addEventListener("click", () => closeModMenu(true));
+    head.append(close);
+    const uid = "mod-" + Math.random().toString(36).slice(2, 8);
+    const reasonLabel = el("label", null, t("mod.reason"));
+    reasonLabel.htmlFor = uid + "-reason";
+    const reason = el("input", "mod-reason");
+    reason.id = uid + "-reason";
+    reason.maxLength = 500;
+    reason.autocomplete = "off";
+    const durLabel = el("label", null, t("mod.duration"));
+    durLabel.htmlFor = uid + "-duration";
+    const dur = el("select", "mod-duration");
+    dur.id = uid + "-duration";
+    for (const [v, k] of DURATIONS) { const o = el("option", null, t(k)); o.value = v; dur.append(o); }
+    dur.value = "1h";
+    const status = el("p", "mod-status");
+    status.setAttribute("role", "status");
+    const act = (key, cls, run) => {
+      const b = el("button", "mod-action " + cls, t(key));
+      b.type = "button";
+      b.dataset.action = cls;
+      b.addEventListener("click", () => {
+        for (const x of menu.querySelectorAll("button.mod-action")) x.disabled = true;
+        status.classList.remove("failed");
+        run().then((text) => { status.textContent = text; }, (err) => { status.textContent = errText(err); status.classList.add("failed"); })
+          .finally(() => { for (const x of menu.querySelectorAll("button.mod-action")) x.disabled = false; });
+      });
+      return b;
+    };
+    const body = () => ({ reason: reason.value.trim(), duration: dur.value });
+    const ban = (kind) => () => api("POST", "/api/moderation/bans", Object.assign({ kind, target: nick }, body()))
+      .then(() => t("mod.banned", { nick, kind: t("mod.kind." + kind) }));
+    const actions = el("div", "mod-actions");
+    actions.append(
+      act("mod.kick", "kick", () => api("POST", "/api/moderation/kick", { nickname: nick, reason: reason.value.trim() }).then(() => t("mod.kicked", { nick }))),
+      act("mod.mute", "mute", () => api("POST", roomPath(c.name) + "/mutes", Object.assign({ nickname: nick }, body())).then(() => t("mod.muted", { nick, room: c.name }))),
+      act("mod.unmute", "unmute", () => api("DELETE", roomPath(c.name) + "/mutes/" + encodeURIComponent(nick)).then(() => t("mod.unmuted", { nick, room: c.name }))),
+      act("mod.banNickname", "ban-nickname", ban("nickname")),
+      act("mod.banAccount", "ban-account", ban("account")),
+      act("mod.banIP", "ban-ip", ban("ip")),
+    );
+    menu.append(head, reasonLabel, reason, durLabel, dur, actions, status);
+    S.modMenu = { room: c.key, nick, el: menu, button };
+    button.setAttribute("aria-expanded", "true");
+    li.append(menu);
+    reason.focus();
+  }
+
+  function closeModMenu(focusBack) {
+    const m = S.modMenu;
+    if (!m) return;
+    S.modMenu = null;
+    m.el.remove();
+    const b = document.querySelector('#members .member-menu[data-nick="' + CSS.escape(m.nick) + '"]');
+    if (b) { b.setAttribute("aria-expanded", "false"); if (focusBack) b.focus(); }
+  }
+
   // ---- announcements ----
 
   function showAnnouncement(a) {
@@ -945,7 +1386,8 @@
     relabelTheme();
     renderTitle();
     if (S.client) setStatus(S.client.state);
-    if (S.me) $("whoami").textContent = t("nav.whoami", { nick: S.me });
+    if (S.me) renderAccount();
+    if (S.notice) renderNotice();
     if (S.current) {
       const keep = $("pane").scrollTop;
       const c = S.convs.get(S.current);
@@ -956,17 +1398,23 @@
       renderMembers();
       renderTyping();
       renderSidebar();
+      renderHeader();
       $("pane").scrollTop = keep;
     }
   }
 
   function logout() {
+    if (store.get("account")) api("POST", "/api/auth/logout").catch(() => { /* the cookie may have expired already */ });
     if (S.client) S.client.close();
     S.client = null;
     S.me = null;
+    S.role = "";
+    S.registered = false;
+    S.mutes.clear();
+    closeAccountDialog();
     S.convs.clear();
     S.current = null;
-    for (const k of ["token", "rooms", "current", "outbox", "read"]) store.set(k, null);
+    for (const k of ["token", "account", "rooms", "current", "outbox", "read"]) store.set(k, null);
     S.read = {};
     $("messages").textContent = "";
     showLogin();

@@ -6,6 +6,14 @@
 // session token, rejoins rooms, catches up on what was missed (no gap, no
 // duplicate), and resends messages that were not acknowledged with their
 // original client_id, so each is stored exactly once.
+//
+// Accounts: a page whose login cookie (HttpOnly, set by POST
+// /api/auth/login) authenticates the connection gets a welcome with token
+// "": the client then says hello with the nickname again on each
+// reconnect, and the cookie authenticates it again. A moderator's kick
+// closes the connection with 4001: the client reconnects after a short
+// pause. A ban closes it with 4002: the client stops (state "closed") and
+// emits "banned"; it does not reconnect.
 "use strict";
 
 /**
@@ -21,21 +29,37 @@
  * @property {string[]} mentions nicknames mentioned with @
  * @property {number} ts        server time, Unix milliseconds
  * @property {string} [client_id] the sender's idempotency key
+ * @property {boolean} [deleted] a tombstone: a moderator deleted it (text and html are "")
+ * @property {string} [deleted_by] who deleted it
  */
 
 /**
  * Events: "state" (string: connecting | open | reconnecting | offline | closed),
- * "welcome" ({nickname, token}), "message" (Message), "mention" (Message),
+ * "welcome" ({nickname, token, role, registered}: token is "" when the login
+ * cookie authenticated the connection; role is "", "moderator" or "admin"),
+ * "message" (Message), "mention" (Message),
  * "joined"/"left" ({room, nickname}), "typing" ({room, nickname}),
- * "announcement" ({id, text, html, ts, expires}), "error" ({code, message}),
- * "auth" ({code, message}: the token was refused; call login again),
+ * "announcement" ({id, text, html, ts, expires, starts}),
+ * "announcement.deleted" ({id}),
+ * "message.deleted" (Message: the tombstone that replaces the message of that room and seq),
+ * "room.settings" ({room, slow_mode_ms}),
+ * "muted" ({room, nickname, until (Unix ms, 0: until lifted), reason}),
+ * "unmuted" ({room, nickname}), "role" ({nickname, role}: my role when nickname is mine),
+ * "kicked" ({message}: a moderator closed the connection; the client reconnects shortly),
+ * "banned" ({message}: the connection was closed by a ban, or hello was refused with
+ * banned; the client does not reconnect),
+ * "error" ({code, message}),
+ * "auth" ({code, message}: hello was refused — bad_token, login_required (the
+ * nickname is registered: log in with its password), banned, …; call login again),
  * "reset" ({room}: the last seq seen is no longer in the room's history; what
  * follows starts again from its newest page).
- * @typedef {"state"|"welcome"|"message"|"mention"|"joined"|"left"|"typing"|"announcement"|"error"|"auth"|"reset"} EventName
+ * @typedef {"state"|"welcome"|"message"|"mention"|"joined"|"left"|"typing"|"announcement"|"announcement.deleted"|"message.deleted"|"room.settings"|"muted"|"unmuted"|"role"|"kicked"|"banned"|"error"|"auth"|"reset"} EventName
  */
 
 (function (global) {
   const MIN_BACKOFF = 1000, MAX_BACKOFF = 30000, PAGE = 200, RECENT = 512;
+  const KICK_PAUSE = 3000;              // reconnect this long after a kick
+  const CLOSE_KICKED = 4001, CLOSE_BANNED = 4002;
 
   class ParleyError extends Error {
     /** @param {{code: string, message: string, retry_after_ms?: number}} f */
@@ -52,6 +76,8 @@
       this.url = opts.url || (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
       this.token = opts.token || null;
       this.nickname = null;
+      this.role = "";              // from welcome and role events: "", "moderator", "admin"
+      this.registered = false;     // the nickname belongs to an account
       this.state = "closed";
       this._ws = null;
       this._listeners = new Map();
@@ -68,6 +94,7 @@
       this._timer = null;
       this._closed = true;
       this._nickForLogin = null;
+      this._closeInfo = null;      // the kicked or banned error frame before a close
     }
 
     /** @param {EventName} name @param {(data: any) => void} fn */
@@ -90,9 +117,10 @@
 
     /**
      * Connects and says hello: with nickname if given, else with the token.
-     * Resolves with the welcome ({nickname, token}).
+     * A page signed in with the login cookie passes its account's nickname.
+     * Resolves with the welcome ({nickname, token, role?, registered?}).
      * @param {string} [nickname]
-     * @returns {Promise<{nickname: string, token: string}>}
+     * @returns {Promise<{nickname: string, token: string, role?: string, registered?: boolean}>}
      */
     login(nickname) {
       this._nickForLogin = nickname || null;
@@ -118,14 +146,27 @@
         try { f = JSON.parse(e.data); } catch { return; }
         this._onFrame(f);
       };
-      ws.onclose = () => {
+      ws.onclose = (e) => {
         if (this._ws !== ws) return;
         this._ws = null;
         this._ready = false;
         for (const w of this._waiting.values()) if (!w.cmd.client_id) w.reject(new ParleyError({ code: "unavailable", message: "connection lost" }));
         this._waiting.clear();
+        const code = e && e.code, info = this._closeInfo;
+        this._closeInfo = null;
+        if (code === CLOSE_BANNED && !this._closed) {
+          // A ban holds: reconnecting would only be refused again.
+          this._closed = true;
+          this._setState("closed");
+          this._emit("banned", { code: "banned", message: (info && info.message) || (e && e.reason) || "banned" });
+          return;
+        }
         if (this._closed) { this._setState("closed"); return; }
-        const delay = Math.min(MAX_BACKOFF, MIN_BACKOFF * 2 ** this._attempt++) * (0.5 + Math.random() / 2);
+        let delay = Math.min(MAX_BACKOFF, MIN_BACKOFF * 2 ** this._attempt++) * (0.5 + Math.random() / 2);
+        if (code === CLOSE_KICKED) {
+          delay = KICK_PAUSE;
+          this._emit("kicked", { code: "kicked", message: (info && info.message) || (e && e.reason) || "kicked" });
+        }
         this._setState(navigator.onLine === false ? "offline" : "reconnecting");
         this._timer = setTimeout(() => this.connect(), delay);
       };
@@ -147,7 +188,7 @@
       const timer = setTimeout(() => {
         if (this._ws !== ws) return;
         try { ws.close(1000); } catch { /* already closing */ }
-        ws.onclose(); // do not wait for a closing handshake that cannot arrive
+        ws.onclose({ code: 1006 }); // do not wait for a closing handshake that cannot arrive
       }, timeoutMs);
       this._send({ type: "rooms" }).then(() => clearTimeout(timer), () => clearTimeout(timer));
     }
@@ -165,14 +206,24 @@
       if (!cmd) { this._setState("open"); return; }
       this._send(cmd).then((w) => {
         this.nickname = w.nickname;
-        this.token = w.token;
+        this.token = w.token || null;
+        // The login cookie authenticated this hello (token ""): say hello
+        // with the nickname next time, and the cookie will do it again.
+        if (!w.token) this._nickForLogin = w.nickname;
+        this.role = w.role || "";
+        this.registered = !!w.registered;
         this._ready = true;
         this._setState("open");
-        this._emit("welcome", { nickname: w.nickname, token: w.token });
+        this._emit("welcome", { nickname: w.nickname, token: w.token || "", role: this.role, registered: this.registered });
         if (this._loginWaiter) { this._loginWaiter.resolve(w); this._loginWaiter = null; }
         this._resume();
       }, (err) => {
         if (err.code === "bad_token") this.token = null;
+        if (err.code === "banned") {
+          this._closed = true; // do not reconnect into the same refusal
+          try { this._ws && this._ws.close(1000); } catch { /* closing already */ }
+          this._emit("banned", err);
+        }
         this._emit("auth", err);
         if (this._loginWaiter) { this._loginWaiter.reject(err); this._loginWaiter = null; }
       });
@@ -222,7 +273,12 @@
       const last = this._lastSeq.get(m.room) || 0;
       let recent = this._recent.get(m.room);
       if (!recent) { recent = new Set(); this._recent.set(m.room, recent); }
-      if (m.seq <= last && (m.seq <= last - RECENT || recent.has(m.seq))) return;
+      if (m.seq <= last && (m.seq <= last - RECENT || recent.has(m.seq))) {
+        // Seen before; a tombstone of it (from history or a resume) still
+        // tells that it was deleted since.
+        if (m.deleted) this._emit("message.deleted", m);
+        return;
+      }
       recent.add(m.seq);
       if (recent.size > RECENT) for (const s of recent) { if (s <= Math.max(last, m.seq) - RECENT) recent.delete(s); }
       if (m.seq > last) this._lastSeq.set(m.room, m.seq);
@@ -242,7 +298,21 @@
         case "mention": this._emit("mention", f.msg); break;
         case "joined": case "left": case "typing": this._emit(f.type, { room: f.room, nickname: f.nickname }); break;
         case "announcement": this._emit("announcement", f.announcement); break;
-        case "error": this._emit("error", new ParleyError(f)); break;
+        case "announcement.deleted": this._emit("announcement.deleted", f.announcement || {}); break;
+        case "message.deleted": if (f.msg) this._emit("message.deleted", f.msg); break;
+        case "room.settings": this._emit("room.settings", { room: f.room, slow_mode_ms: f.slow_mode_ms || 0 }); break;
+        case "muted": this._emit("muted", { room: f.room, nickname: f.nickname, until: f.until || 0, reason: f.reason || "" }); break;
+        case "unmuted": this._emit("unmuted", { room: f.room, nickname: f.nickname }); break;
+        case "role":
+          if (this.nickname && String(f.nickname).toLowerCase() === this.nickname.toLowerCase()) this.role = f.role || "";
+          this._emit("role", { nickname: f.nickname, role: f.role || "" });
+          break;
+        case "error":
+          // kicked and banned come just before the server closes the
+          // connection (4001, 4002): onclose tells what happened.
+          if (f.code === "kicked" || f.code === "banned") this._closeInfo = f;
+          this._emit("error", new ParleyError(f));
+          break;
       }
     }
 
@@ -270,7 +340,7 @@
     }
 
     /**
-     * Joins a room. Resolves with {room, members, last_seq}.
+     * Joins a room. Resolves with {room, members, last_seq, slow_mode_ms?}.
      * @param {string} room
      */
     async join(room) {
