@@ -38,9 +38,11 @@ func (n *Node) hello(ctx context.Context, s *Session, c *parley.Command) (*parle
 		return nil, err
 	}
 	now := n.cfg.Now()
-	if b := st.ipBan(s.peer.IP, now); b != nil {
-		return nil, bannedError(b)
-	}
+	// A ban of the address keeps out everyone from it but moderators and
+	// admins who prove who they are (they may share an office's address
+	// with the person they banned): checked once the user is known, and
+	// before a guest claims anything.
+	ipBan := st.ipBan(s.peer.IP, now)
 	var (
 		user    parley.User
 		token   = c.Token // what the welcome carries
@@ -69,6 +71,9 @@ func (n *Node) hello(ctx context.Context, s *Session, c *parley.Command) (*parle
 	case account != "" && (c.Nickname == "" || parley.NickKey(c.Nickname) == account):
 		user, token, login = cookie, "", hashToken(s.peer.Token)
 	default:
+		if ipBan != nil {
+			return nil, bannedError(ipBan)
+		}
 		if b := st.userBan(parley.NickKey(c.Nickname), now); b != nil {
 			return nil, bannedError(b)
 		}
@@ -76,6 +81,9 @@ func (n *Node) hello(ctx context.Context, s *Session, c *parley.Command) (*parle
 	}
 	if err != nil {
 		return nil, err
+	}
+	if ipBan != nil && !(user.Registered && user.Role.CanModerate()) {
+		return nil, bannedError(ipBan)
 	}
 	key := parley.NickKey(user.Nickname)
 	if b := st.userBan(key, now); b != nil {
@@ -124,6 +132,9 @@ func ipString(ip netip.Addr) string {
 // claim takes a free nickname for a new token. A registered nickname is
 // never free: login_required.
 func (n *Node) claim(ctx context.Context, nick string) (parley.User, string, error) {
+	if nick == "" {
+		return parley.User{}, "", parley.Errorf(parley.EMissingField, "missing field: nickname (or token, or log in first)")
+	}
 	if !parley.ValidNickname(nick) {
 		return parley.User{}, "", parley.Errorf(parley.EInvalid,
 			"a nickname is 1–%d letters, digits, '_', '-' or '.'", parley.MaxNicknameLen)

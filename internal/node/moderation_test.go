@@ -36,7 +36,11 @@ func TestBansRefuseHello(t *testing.T) {
 		t.Errorf("another nickname: %+v", f)
 	}
 
-	// IP by nickname: the person's last address, for an hour.
+	// IP by nickname: the person's last address, for an hour. A moderator
+	// and a registered user share it (an office, a campus).
+	colleague := e.register("colleague", parley.RoleModerator)
+	colleagueConn, _ := hello(t, e.n, node.Peer{IP: netip.MustParseAddr("192.0.2.7")}, parley.Command{Token: colleague.Token})
+	plain := e.register("plain", parley.RoleUser)
 	carol := guest(t, e.n, "carol", "192.0.2.7")
 	bystander := guest(t, e.n, "dan", "192.0.2.8")
 	b, err = e.n.Ban(ctx, mod, node.BanRequest{Kind: parley.BanIP, Target: "carol", For: time.Hour, Reason: "flood"})
@@ -55,6 +59,16 @@ func TestBansRefuseHello(t *testing.T) {
 	if bystander.closedWith() != nil {
 		t.Errorf("a session from another address was closed: %v", bystander.closedWith())
 	}
+	// Moderators and admins on the address stay, and may come back; other
+	// people, registered or not, may not.
+	if colleagueConn.closedWith() != nil {
+		t.Errorf("a moderator on the banned address was closed: %v", colleagueConn.closedWith())
+	}
+	if _, f := hello(t, e.n, node.Peer{IP: netip.MustParseAddr("192.0.2.7")}, parley.Command{Token: colleague.Token}); f.T != "reply" {
+		t.Errorf("a moderator's hello from the banned address: %+v", f)
+	}
+	_, f = hello(t, e.n, node.Peer{IP: netip.MustParseAddr("192.0.2.7")}, parley.Command{Token: plain.Token})
+	wantCode(t, "a registered user's hello from the banned address", errOf(f), parley.EBanned)
 	// The ban expires without anyone lifting it.
 	clock.advance(time.Hour + time.Second)
 	if _, f := hello(t, e.n, node.Peer{IP: netip.MustParseAddr("192.0.2.7")}, parley.Command{Nickname: "newface"}); f.T != "reply" {
@@ -459,4 +473,14 @@ func TestMissedBanHealsWithinTheRefresh(t *testing.T) {
 		}
 		return f.Code == parley.EBanned
 	})
+}
+
+// A hello with nothing — no nickname, no token, no login cookie — asks for
+// a nickname (the protocol lets an empty hello through for the cookie).
+func TestEmptyHelloWithoutACookieAsksForANickname(t *testing.T) {
+	e := newEnv(t, node.Config{})
+	_, f := hello(t, e.n, node.Peer{}, parley.Command{})
+	wantCode(t, "an empty hello", errOf(f), parley.EMissingField)
+	_, f = hello(t, e.n, node.Peer{Token: "not-a-login"}, parley.Command{})
+	wantCode(t, "an empty hello with a stale cookie", errOf(f), parley.EMissingField)
 }

@@ -41,7 +41,7 @@ func (n *Node) kicked(ev *parley.Event) {
 // banned ends every session here that ev.Ban matches: an account ban its
 // user's sessions and those that carry its login cookie under another
 // nickname, a nickname ban that nickname's, an IP ban those from the
-// address.
+// address but moderators' and admins'.
 func (n *Node) banned(ev *parley.Event) {
 	b := ev.Ban
 	if b == nil || !b.ActiveAt(n.cfg.Now()) {
@@ -55,7 +55,8 @@ func (n *Node) banned(ev *parley.Event) {
 	case parley.BanNickname:
 		match = func(s *Session) bool { return s.key == key }
 	case parley.BanIP:
-		match = func(s *Session) bool { return b.MatchesIP(s.peer.IP) }
+		// Moderators and admins on the address stay (hello lets them in).
+		match = func(s *Session) bool { return b.MatchesIP(s.peer.IP) && !s.roleNow().CanModerate() }
 	default:
 		return
 	}
