@@ -77,28 +77,51 @@ type wireEvent struct {
 
 // wireBan is parley.Ban on the wire.
 type wireBan struct {
-	ID        int64          `json:"id,omitempty"`
-	Kind      parley.BanKind `json:"k,omitempty"`
-	Value     string         `json:"v,omitempty"`
-	Nickname  string         `json:"n,omitempty"`
-	Reason    string         `json:"why,omitempty"`
-	By        string         `json:"by,omitempty"`
-	CreatedAt *int64         `json:"at,omitempty"`
-	CreatedNs int32          `json:"atn,omitempty"`
-	ExpiresAt *int64         `json:"exp,omitempty"`
-	ExpiresNs int32          `json:"expn,omitempty"`
+	ID       int64          `json:"id,omitempty"`
+	Kind     parley.BanKind `json:"k,omitempty"`
+	Value    string         `json:"v,omitempty"`
+	Nickname string         `json:"n,omitempty"`
+	Reason   string         `json:"why,omitempty"`
+	By       string         `json:"by,omitempty"`
+	wireSpan
 }
 
 // wireMute is parley.Mute on the wire.
 type wireMute struct {
-	Room      string `json:"r,omitempty"`
-	Nickname  string `json:"n,omitempty"`
-	Reason    string `json:"why,omitempty"`
-	By        string `json:"by,omitempty"`
+	Room     string `json:"r,omitempty"`
+	Nickname string `json:"n,omitempty"`
+	Reason   string `json:"why,omitempty"`
+	By       string `json:"by,omitempty"`
+	wireSpan
+}
+
+// wireSpan is the CreatedAt and ExpiresAt of a ban or a mute; its keys sit
+// beside the others (an embedded struct).
+type wireSpan struct {
 	CreatedAt *int64 `json:"at,omitempty"`
 	CreatedNs int32  `json:"atn,omitempty"`
 	ExpiresAt *int64 `json:"exp,omitempty"`
 	ExpiresNs int32  `json:"expn,omitempty"`
+}
+
+func putSpan(what string, created, expires time.Time) (w wireSpan, err error) {
+	if w.CreatedAt, w.CreatedNs, err = putTime(created); err != nil {
+		return w, fmt.Errorf("%s created at: %w", what, err)
+	}
+	if w.ExpiresAt, w.ExpiresNs, err = putTime(expires); err != nil {
+		return w, fmt.Errorf("%s expires at: %w", what, err)
+	}
+	return w, nil
+}
+
+func (w *wireSpan) get(what string) (created, expires time.Time, err error) {
+	if created, err = getTime(w.CreatedAt, w.CreatedNs); err != nil {
+		return created, expires, fmt.Errorf("%s created at: %w", what, err)
+	}
+	if expires, err = getTime(w.ExpiresAt, w.ExpiresNs); err != nil {
+		return created, expires, fmt.Errorf("%s expires at: %w", what, err)
+	}
+	return created, expires, nil
 }
 
 // wireSettings is parley.RoomSettings on the wire.
@@ -275,26 +298,18 @@ func toWire(ev *parley.Event) (*wireEvent, error) {
 		w.Presence = &wirePresence{Users: p.Users, Rooms: p.Rooms, Ask: p.Ask}
 	}
 	if b := ev.Ban; b != nil {
-		wb := &wireBan{ID: b.ID, Kind: b.Kind, Value: b.Value, Nickname: b.Nickname, Reason: b.Reason, By: b.By}
-		var err error
-		if wb.CreatedAt, wb.CreatedNs, err = putTime(b.CreatedAt); err != nil {
-			return nil, fmt.Errorf("ban created at: %w", err)
+		span, err := putSpan("ban", b.CreatedAt, b.ExpiresAt)
+		if err != nil {
+			return nil, err
 		}
-		if wb.ExpiresAt, wb.ExpiresNs, err = putTime(b.ExpiresAt); err != nil {
-			return nil, fmt.Errorf("ban expires at: %w", err)
-		}
-		w.Ban = wb
+		w.Ban = &wireBan{ID: b.ID, Kind: b.Kind, Value: b.Value, Nickname: b.Nickname, Reason: b.Reason, By: b.By, wireSpan: span}
 	}
 	if m := ev.Mute; m != nil {
-		wm := &wireMute{Room: m.Room, Nickname: m.Nickname, Reason: m.Reason, By: m.By}
-		var err error
-		if wm.CreatedAt, wm.CreatedNs, err = putTime(m.CreatedAt); err != nil {
-			return nil, fmt.Errorf("mute created at: %w", err)
+		span, err := putSpan("mute", m.CreatedAt, m.ExpiresAt)
+		if err != nil {
+			return nil, err
 		}
-		if wm.ExpiresAt, wm.ExpiresNs, err = putTime(m.ExpiresAt); err != nil {
-			return nil, fmt.Errorf("mute expires at: %w", err)
-		}
-		w.Mute = wm
+		w.Mute = &wireMute{Room: m.Room, Nickname: m.Nickname, Reason: m.Reason, By: m.By, wireSpan: span}
 	}
 	if st := ev.Settings; st != nil {
 		w.Settings = &wireSettings{SlowMode: st.SlowMode}
@@ -355,22 +370,16 @@ func fromWire(w *wireEvent) (*parley.Event, error) {
 	if wb := w.Ban; wb != nil {
 		b := &parley.Ban{ID: wb.ID, Kind: wb.Kind, Value: wb.Value, Nickname: wb.Nickname, Reason: wb.Reason, By: wb.By}
 		var err error
-		if b.CreatedAt, err = getTime(wb.CreatedAt, wb.CreatedNs); err != nil {
-			return nil, fmt.Errorf("ban created at: %w", err)
-		}
-		if b.ExpiresAt, err = getTime(wb.ExpiresAt, wb.ExpiresNs); err != nil {
-			return nil, fmt.Errorf("ban expires at: %w", err)
+		if b.CreatedAt, b.ExpiresAt, err = wb.get("ban"); err != nil {
+			return nil, err
 		}
 		ev.Ban = b
 	}
 	if wm := w.Mute; wm != nil {
 		m := &parley.Mute{Room: wm.Room, Nickname: wm.Nickname, Reason: wm.Reason, By: wm.By}
 		var err error
-		if m.CreatedAt, err = getTime(wm.CreatedAt, wm.CreatedNs); err != nil {
-			return nil, fmt.Errorf("mute created at: %w", err)
-		}
-		if m.ExpiresAt, err = getTime(wm.ExpiresAt, wm.ExpiresNs); err != nil {
-			return nil, fmt.Errorf("mute expires at: %w", err)
+		if m.CreatedAt, m.ExpiresAt, err = wm.get("mute"); err != nil {
+			return nil, err
 		}
 		ev.Mute = m
 	}

@@ -121,6 +121,17 @@ func TestGolden(t *testing.T) {
 	if data, _ := eventwire.Marshal(hb); string(data) != wantHB {
 		t.Errorf("Marshal =\n%s\nwant\n%s", data, wantHB)
 	}
+	ban := &parley.Event{Kind: parley.EventBan, Ban: &parley.Ban{ID: 4, Kind: parley.BanIP, Value: "192.0.2.7", Nickname: "troll",
+		Reason: "spam", By: "mod", CreatedAt: time.UnixMilli(5).UTC(), ExpiresAt: time.UnixMilli(6).UTC()}}
+	const wantBan = `{"v":1,"k":"node.ban","b":{"id":4,"k":"ip","v":"192.0.2.7","n":"troll","why":"spam","by":"mod","at":5,"exp":6}}`
+	if data, _ := eventwire.Marshal(ban); string(data) != wantBan {
+		t.Errorf("Marshal =\n%s\nwant\n%s", data, wantBan)
+	}
+	mute := &parley.Event{Kind: parley.EventMuted, Room: "lobby", Nickname: "bob", Mute: &parley.Mute{Room: "lobby", Nickname: "bob", CreatedAt: time.UnixMilli(5).UTC()}}
+	const wantMute = `{"v":1,"k":"muted","r":"lobby","n":"bob","mu":{"r":"lobby","n":"bob","at":5}}`
+	if data, _ := eventwire.Marshal(mute); string(data) != wantMute {
+		t.Errorf("Marshal =\n%s\nwant\n%s", data, wantMute)
+	}
 }
 
 // TestUnknownKeysAreIgnored: a newer node's events, with keys this one
