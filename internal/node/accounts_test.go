@@ -218,7 +218,7 @@ func TestRegisteredNicknameNeedsALogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, f = hello(t, e.n, node.Peer{Token: l.Token}, parley.Command{})
-	wantCode(t, "hello {} with an ended cookie", errOf(f), parley.EInvalid)
+	wantCode(t, "hello {} with an ended cookie", errOf(f), parley.EMissingField)
 	_, f = hello(t, e.n, node.Peer{}, parley.Command{Token: l.Token})
 	wantCode(t, "hello with an ended login token", errOf(f), parley.EBadToken)
 	if f := c1.do(parley.Command{Op: parley.OpRooms}); f.T != "reply" {
