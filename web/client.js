@@ -252,17 +252,29 @@
     // after its last seq: the server sends what was missed, then live
     // messages, with nothing twice at the seam. A reset (the point is no
     // longer in the history) starts over from the newest page.
+    //
+    // Messages deleted while away are below that seq, so resume does not
+    // bring their tombstones: the newest page before it is read again and
+    // its tombstones emitted as "message.deleted" (older ones come with
+    // history, as tombstones, when scrolled to).
     async _catchUp(room, rejoin) {
+      const seen = this._lastSeq.get(room) || 0;
       for (;;) {
         const after = this._lastSeq.get(room) || 0;
         if (!after && !rejoin) return;
         const page = await this._send({ type: "resume", room, after, limit: PAGE });
         rejoin = false;
-        if (page.reset) { this._lastSeq.set(room, 0); this._recent.delete(room); this._emit("reset", { room }); }
-        page.messages.forEach((m) => this._deliver(m));
-        if (!page.has_more || page.reset) return;
+        if (page.reset) { this._lastSeq.set(room, 0); this._recent.delete(room); this._emit("reset", { room }); return this._deliverAll(page); }
+        this._deliverAll(page);
+        if (!page.has_more) break;
+      }
+      if (seen > 0 && !room.startsWith("dm:")) { // only room messages are deleted
+        const before = await this._send({ type: "history", room, before: seen + 1, limit: PAGE });
+        before.messages.forEach((m) => { if (m.deleted) this._emit("message.deleted", m); });
       }
     }
+
+    _deliverAll(page) { page.messages.forEach((m) => this._deliver(m)); }
 
     // _deliver emits each message once per room. The server sends a room's
     // messages in order; should one still come late (below the highest

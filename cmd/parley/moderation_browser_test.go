@@ -149,7 +149,14 @@ func TestModerationBrowser(t *testing.T) {
 	boss.waitJS("wren's menu", `document.querySelector('#members li:has(.member-menu[data-nick="wren"]) .mod-menu')`)
 	boss.run(runJS(`document.querySelector('#members .mod-menu button[data-action="kick"]').click()`))
 	wren.waitJS("the kick notice", `!document.getElementById('notice').hidden && document.getElementById('notice').textContent.includes('kicked')`)
+	// While the page is away, a message it shows is deleted: back, it
+	// shows the tombstone (resume alone brings only newer messages).
+	awaySeq := seqOf(t, s.URL(), "admins are not slowed 1")
+	if code, body := apiRequest(t, http.MethodDelete, s.URL()+"/api/rooms/lobby/messages/"+strconv.FormatInt(awaySeq, 10), "s3cret", nil); code != http.StatusOK {
+		t.Fatalf("delete while the page is away: %d %v", code, body)
+	}
 	wren.waitJS("back after the kick", `document.getElementById('status').dataset.state === 'open' && document.getElementById('notice').hidden`)
+	wren.waitJS("the tombstone of a message deleted while away", fmt.Sprintf(`(document.querySelector('#messages li.msg[data-seq="%d"]')?.innerText || '').includes('message deleted')`, awaySeq))
 	boss.run(runJS(`document.querySelector('#members .member-menu[data-nick="troll"]').click()`))
 	boss.waitJS("the troll's menu again", `document.querySelector('#members li:has(.member-menu[data-nick="troll"]) .mod-menu')`)
 
@@ -426,4 +433,21 @@ func trustedProxiesFlag() string {
 func dialFrom(t *testing.T, s *server, ip string) *wstest.Client {
 	t.Helper()
 	return wstest.Dial(t, wstest.WSURL(s.URL()), http.Header{"X-Forwarded-For": {ip}})
+}
+
+// seqOf finds the seq of the newest lobby message with text, over the API.
+func seqOf(t *testing.T, base, text string) int64 {
+	t.Helper()
+	code, body := apiRequest(t, http.MethodGet, base+"/api/rooms/lobby/messages?limit=200", "s3cret", nil)
+	if code != http.StatusOK {
+		t.Fatalf("history: %d %v", code, body)
+	}
+	msgs, _ := body["messages"].([]any)
+	for i := len(msgs) - 1; i >= 0; i-- {
+		if m := msgs[i].(map[string]any); m["text"] == text {
+			return int64(m["seq"].(float64))
+		}
+	}
+	t.Fatalf("no lobby message %q in %v", text, msgs)
+	return 0
 }
