@@ -164,7 +164,7 @@ func (n *Node) checkCredentials(ctx context.Context, nick, pw string) (bool, par
 		}
 	}
 	hash := creds.PasswordHash
-	if hash == "" {
+	if hash == "" || hash == keyReserved {
 		hash = n.dummyHash(ctx)
 	}
 	ok, err := password.Verify(ctx, pw, hash)
@@ -175,7 +175,41 @@ func (n *Node) checkCredentials(ctx context.Context, nick, pw string) (bool, par
 		n.log.Error("a stored password hash is unreadable", "nick", nick, "err", err)
 		ok = false
 	}
-	return ok && creds.PasswordHash != "", creds, nil
+	return ok && creds.PasswordHash != "" && creds.PasswordHash != keyReserved, creds, nil
+}
+
+// keyReserved is the password hash of a nickname an API key posts under:
+// registered (nobody may say hello with it), and no password opens it.
+const keyReserved = "!api-key"
+
+// reserveKeyName makes name an API key's for good, as a registered
+// nickname nobody can log in to: so that nobody can pass for the key in a
+// room. A name a key already has (a new key for the same integration) is
+// fine; a registered person's, or one a guest holds, is taken.
+func (n *Node) reserveKeyName(ctx context.Context, name string) error {
+	creds, err := n.store.Credentials(ctx, name)
+	switch {
+	case err == nil && creds.PasswordHash == keyReserved:
+		return nil
+	case err == nil && creds.PasswordHash != "":
+		return parley.Errorf(parley.ENicknameTaken, "%s is a registered user's nickname; pick another name", name)
+	case err != nil && parley.ErrorCode(err) != parley.ENotFound:
+		return fmt.Errorf("reserve the key name %s: %w", name, err)
+	}
+	if n.online(parley.NickKey(name)) {
+		return parley.Errorf(parley.ENicknameTaken, "%s is online; pick another name", name)
+	}
+	now := n.cfg.Now()
+	if _, err := n.store.ClaimNickname(ctx, name, hashToken(newToken()), now, now.Add(-n.cfg.NickHold)); err != nil {
+		if parley.ErrorCode(err) == parley.ENicknameTaken {
+			return parley.Errorf(parley.ENicknameTaken, "a guest holds %s; pick another name", name)
+		}
+		return fmt.Errorf("reserve the key name %s: %w", name, err)
+	}
+	if _, err := n.store.SetPassword(ctx, name, keyReserved, now); err != nil {
+		return fmt.Errorf("reserve the key name %s: %w", name, err)
+	}
+	return nil
 }
 
 var dummy struct {
@@ -404,8 +438,8 @@ func (n *Node) CreateAPIKey(ctx context.Context, by parley.Actor, name string) (
 		return parley.APIKey{}, "", parley.Errorf(parley.EInvalid,
 			"a key's name is a nickname: 1–%d letters, digits, '_', '-' or '.'", parley.MaxNicknameLen)
 	}
-	if u, err := n.store.UserByNickname(ctx, name); err == nil && u.Registered {
-		return parley.APIKey{}, "", parley.Errorf(parley.ENicknameTaken, "%s is a registered user's nickname; pick another name", name)
+	if err := n.reserveKeyName(ctx, name); err != nil {
+		return parley.APIKey{}, "", err
 	}
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // never fails (crypto/rand documents it)

@@ -140,6 +140,20 @@ func TestPermissionBoundaries(t *testing.T) {
 	if err != nil || m.From != "ci-bot" {
 		t.Errorf("a key posts: %+v, %v; want from ci-bot", m, err)
 	}
+	// Nobody can pass for the key: its name is taken for good, no password
+	// opens it, and a second key may share it (rotation).
+	_, f := hello(t, e.n, node.Peer{}, parley.Command{Nickname: "CI-Bot"})
+	wantCode(t, "a guest asking for a key's name", errOf(f), parley.ELoginRequired)
+	_, err = e.n.Login(ctx, "ci-bot", "anything at all", netip.Addr{})
+	wantCode(t, "a login as a key's name", err, parley.EUnauthorized)
+	_, err = e.n.Register(ctx, "ci-bot", "a long password", "", netip.Addr{})
+	wantCode(t, "registering a key's name", err, parley.ENicknameTaken)
+	if _, _, err := e.n.CreateAPIKey(ctx, admin, "ci-bot"); err != nil {
+		t.Errorf("a second key for the same integration: %v", err)
+	}
+	guest(t, e.n, "guesty", "")
+	_, _, err = e.n.CreateAPIKey(ctx, admin, "guesty")
+	wantCode(t, "a key named after a guest online", err, parley.ENicknameTaken)
 	_, err = e.n.AuthenticateKey(ctx, secret[:len(secret)-1]+"x")
 	wantCode(t, "a wrong secret", err, parley.EUnauthorized)
 	_, err = e.n.AuthenticateKey(ctx, "sk_whatever")
