@@ -6,39 +6,11 @@
 
 (function () {
   const { t } = window.i18n;
+  const { api, errText, toast } = window.parleyUI;
   const $ = (id) => document.getElementById(id);
   const el = (tag, cls, text) => { const e = document.createElement(tag); if (cls) e.className = cls; if (text != null) e.textContent = text; return e; };
   const LOG_PAGE = 50;
   const A = { me: null, logBefore: 0 };
-
-  // api calls the HTTP API with the cookie; it rejects with {code, message}.
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    let res;
-    try { res = await fetch(path, opts); } catch (e) { throw { status: 0, code: "unavailable", message: String(e && e.message || e) }; }
-    let data = null;
-    if (res.status !== 204) { try { data = await res.json(); } catch { data = null; } }
-    if (!res.ok) {
-      const e = (data && data.error) || {};
-      throw { status: res.status, code: e.code || "http_" + res.status, message: e.message || res.statusText || String(res.status) };
-    }
-    return data;
-  }
-
-  function errText(err) {
-    const key = "err." + (err && err.code);
-    const params = { message: (err && err.message) || "", s: 1 };
-    return window.i18n.STRINGS.en[key] ? t(key, params) : t("err.generic", params);
-  }
-
-  function toast(text) {
-    const tt = $("toast");
-    tt.textContent = text;
-    tt.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { tt.hidden = true; }, 5000);
-  }
 
   function when(s) {
     if (!s) return "";

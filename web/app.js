@@ -17,6 +17,7 @@
 
 (function () {
   const { t } = window.i18n;
+  const { api, errText, toast } = window.parleyUI;
   const PAGE = 50;              // messages per history page
   const GROUP_MS = 5 * 60e3;    // consecutive messages of one sender within this are grouped
   const TYPING_SHOW_MS = 4000;  // how long "… is typing" stays after a typing event
@@ -206,22 +207,6 @@
     start({ nickname: nick });
   }
 
-  // api calls the HTTP API with the login cookie. It resolves with the
-  // JSON answer (null for 204) and rejects with {code, message,
-  // retryAfterMs} as the WebSocket errors do.
-  async function api(method, path, body) {
-    const opts = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-    let res;
-    try { res = await fetch(path, opts); } catch (e) { throw { code: "unavailable", message: String(e && e.message || e) }; }
-    let data = null;
-    if (res.status !== 204) { try { data = await res.json(); } catch { data = null; } }
-    if (!res.ok) {
-      const e = (data && data.error) || {};
-      throw { code: e.code || "http_" + res.status, message: e.message || res.statusText || String(res.status), retryAfterMs: (Number(res.headers.get("Retry-After")) || 0) * 1000 };
-    }
-    return data;
-  }
   const roomPath = (room) => "/api/rooms/" + encodeURIComponent(room);
 
   function start({ token, nickname }) {
@@ -1418,21 +1403,6 @@
     S.read = {};
     $("messages").textContent = "";
     showLogin();
-  }
-
-  function errText(err) {
-    const code = err && err.code;
-    const params = { message: (err && err.message) || "", s: Math.max(1, Math.ceil(((err && err.retryAfterMs) || 1000) / 1000)) };
-    const key = "err." + code;
-    return window.i18n.STRINGS.en[key] ? t(key, params) : t("err.generic", params);
-  }
-
-  function toast(text) {
-    const tt = $("toast");
-    tt.textContent = text;
-    tt.hidden = false;
-    clearTimeout(toast.timer);
-    toast.timer = setTimeout(() => { tt.hidden = true; }, 5000);
   }
 
   // For tests and the curious: the page's state, read-only by convention.

@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds the page's files.
 //
-//go:embed index.html app.js client.js i18n.js style.css favicon.svg admin.html admin.js admin.css
+//go:embed index.html app.js client.js i18n.js ui.js style.css favicon.svg admin.html admin.js admin.css
 var FS embed.FS

@@ -308,7 +308,7 @@ func (u *user) clean() {
 func (u *user) foreignRequests() []string {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	allowed := []string{"/", "/app.js", "/client.js", "/i18n.js", "/style.css", "/favicon.svg", "/ws"}
+	allowed := []string{"/", "/app.js", "/client.js", "/i18n.js", "/ui.js", "/style.css", "/favicon.svg", "/ws"}
 	var bad []string
 	for _, r := range u.requests {
 		p, err := url.Parse(r)
