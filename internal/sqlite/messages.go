@@ -30,43 +30,54 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 // looked up and returned instead — its seq is not used up.
 func (s *Store) QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error)) {
 	// What does not need the transaction is done here, not on the writer.
-	mentions, err := json.Marshal(nonNil(m.Mentions))
+	mentions, err := mentionsJSON(m.Mentions)
 	if err != nil {
 		return func() (parley.Message, bool, error) { return parley.Message{}, false, err }
 	}
-	fromKey, toKey := parley.NickKey(m.From), parley.NickKey(m.To)
-	m.CreatedAt = fromMillis(millis(m.CreatedAt))
+	p := &pendingMessage{Message: m, fromKey: parley.NickKey(m.From), toKey: parley.NickKey(m.To), mentions: mentions}
+	p.created = millis(m.CreatedAt)
+	p.CreatedAt = fromMillis(p.created)
 	var dup bool
 	done := s.queue(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		seq, err := s.seqs.next(ctx, tx, m.Room)
+		seq, err := s.seqs.next(ctx, tx, p.Room)
 		if err != nil {
-			return fmt.Errorf("next seq of %s: %w", m.Room, err)
+			return fmt.Errorf("next seq of %s: %w", p.Room, err)
 		}
-		m.Seq = seq
-		err = tx.StmtContext(ctx, s.insertMsg).QueryRowContext(ctx,
-			m.Room, m.Seq, m.From, fromKey, m.To, toKey,
-			m.Text, m.HTML, string(mentions), m.ClientID, millis(m.CreatedAt)).Scan(&m.ID)
+		p.Seq = seq
+		id, inserted, err := s.direct.insertMessage(ctx, p)
 		switch {
-		case err == nil:
-			s.seqs.used(m.Room, seq)
-			return nil
-		case !errors.Is(err, sql.ErrNoRows) || m.ClientID == "":
+		case err != nil:
 			return fmt.Errorf("insert message: %w", err)
+		case inserted:
+			p.ID = id
+			s.seqs.used(p.Room, seq)
+			return nil
+		case p.ClientID == "":
+			return errors.New("insert message: no row inserted and no client_id")
 		}
 		// Seen before: the original, stored earlier (maybe in this batch).
-		prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, fromKey, m.ClientID))
+		prev, err := scanMessage(tx.StmtContext(ctx, s.findDup).QueryRowContext(ctx, p.fromKey, p.ClientID))
 		if err != nil {
-			return fmt.Errorf("find the original of client_id %q: %w", m.ClientID, err)
+			return fmt.Errorf("find the original of client_id %q: %w", p.ClientID, err)
 		}
-		m, dup = prev, true
+		p.Message, dup = prev, true
 		return nil
 	})
 	return func() (parley.Message, bool, error) {
 		if err := done(); err != nil {
 			return parley.Message{}, false, err
 		}
-		return m, dup, nil
+		return p.Message, dup, nil
 	}
+}
+
+// pendingMessage is a message on its way to the writer, with the values
+// of its row that do not need the transaction computed before.
+type pendingMessage struct {
+	parley.Message
+	fromKey, toKey string
+	mentions       string // JSON array
+	created        int64  // Unix milliseconds
 }
 
 // The statements of the append path (prepared in Open).
@@ -74,18 +85,23 @@ const (
 	findDupSQL       = `SELECT ` + messageColumns + ` FROM messages WHERE sender_key = ? AND client_id = ? AND client_id <> ''`
 	insertMessageSQL = `INSERT INTO messages (room, seq, sender, sender_key, recipient, recipient_key, text, html, mentions, client_id, created_at)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (sender_key, client_id) WHERE client_id <> '' DO NOTHING
-		 RETURNING id`
+		 ON CONFLICT (sender_key, client_id) WHERE client_id <> '' DO NOTHING`
 	lastSeqSQL = `SELECT last_seq FROM rooms WHERE name = ?`
 	saveSeqSQL = `INSERT INTO rooms (name, last_seq, created_at) VALUES (?, ?, ?)
 		 ON CONFLICT (name) DO UPDATE SET last_seq = excluded.last_seq`
 )
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
+// mentionsJSON is the mentions column: a JSON array, "[]" for none (most
+// messages, without calling encoding/json).
+func mentionsJSON(mentions []string) (string, error) {
+	if len(mentions) == 0 {
+		return "[]", nil
 	}
-	return s
+	b, err := json.Marshal(mentions)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: mentions: %w", err)
+	}
+	return string(b), nil
 }
 
 // History implements parley.Store.

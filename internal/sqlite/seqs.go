@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -17,10 +18,13 @@ type seqs struct {
 	last    map[string]int64 // committed: room → last seq
 	pending map[string]int64 // this transaction: room → last seq used
 
-	lastSeq, saveSeq *sql.Stmt
+	lastSeq *sql.Stmt
+	// saveSeq writes a room's last seq in the writer's transaction
+	// (direct.saveLastSeq).
+	saveSeq func(ctx context.Context, room string, last, now int64) error
 }
 
-func newSeqs(lastSeq, saveSeq *sql.Stmt) *seqs {
+func newSeqs(lastSeq *sql.Stmt, saveSeq func(ctx context.Context, room string, last, now int64) error) *seqs {
 	return &seqs{last: map[string]int64{}, pending: map[string]int64{}, lastSeq: lastSeq, saveSeq: saveSeq}
 }
 
@@ -47,11 +51,11 @@ func (q *seqs) used(room string, seq int64) { q.pending[room] = seq }
 
 // save writes each room's last seq of this transaction; call it last,
 // before the commit.
-func (q *seqs) save(ctx context.Context, tx *sql.Tx) error {
+func (q *seqs) save(ctx context.Context) error {
 	now := millis(time.Now())
 	for room, v := range q.pending {
-		if _, err := tx.StmtContext(ctx, q.saveSeq).ExecContext(ctx, room, v, now); err != nil {
-			return err
+		if err := q.saveSeq(ctx, room, v, now); err != nil {
+			return fmt.Errorf("save the last seq of %s: %w", room, err)
 		}
 	}
 	return nil

@@ -63,9 +63,13 @@ type Store struct {
 
 	// Statements of the append path, prepared once on the write
 	// connection (parsing SQL was a tenth of the server's CPU at 1,000
-	// messages a second); transactions use them through tx.StmtContext.
-	insertMsg, findDup, lastSeq, saveSeq *sql.Stmt
-	seqs                                 *seqs // the writer's
+	// messages a second): the rare ones through database/sql (used with
+	// tx.StmtContext), the insert and the save of a room's seq on the
+	// driver's connection directly (direct.go), which also pins the
+	// writer's connection.
+	findDup, lastSeq *sql.Stmt
+	direct           *direct
+	seqs             *seqs // the writer's
 }
 
 // Refused counts the writes refused with unavailable because the writer's
@@ -120,7 +124,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	for _, p := range []struct {
 		st    **sql.Stmt
 		query string
-	}{{&s.insertMsg, insertMessageSQL}, {&s.findDup, findDupSQL}, {&s.lastSeq, lastSeqSQL}, {&s.saveSeq, saveSeqSQL}} {
+	}{{&s.findDup, findDupSQL}, {&s.lastSeq, lastSeqSQL}} {
 		if *p.st, err = write.PrepareContext(ctx, p.query); err != nil {
 			_ = write.Close()
 			_ = read.Close()
@@ -128,7 +132,17 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
-	s.seqs = newSeqs(s.lastSeq, s.saveSeq)
+	conn, err := write.Conn(ctx)
+	if err == nil {
+		s.direct, err = newDirect(ctx, conn)
+	}
+	if err != nil {
+		_ = write.Close()
+		_ = read.Close()
+		_ = ckpt.Close()
+		return nil, fmt.Errorf("sqlite: the writer's connection: %w", err)
+	}
+	s.seqs = newSeqs(s.lastSeq, s.direct.saveLastSeq)
 	go s.writer()
 	go s.checkpointer(ckpt, s.kicks, s.ckptDone)
 	return s, nil
@@ -200,7 +214,7 @@ func (s *Store) Close() error {
 	<-s.writerDone
 	close(s.kicks)
 	<-s.ckptDone
-	return errors.Join(s.insertMsg.Close(), s.findDup.Close(), s.lastSeq.Close(), s.saveSeq.Close(), s.write.Close(), s.read.Close(), s.ckpt.Close())
+	return errors.Join(s.findDup.Close(), s.lastSeq.Close(), s.direct.close(), s.write.Close(), s.read.Close(), s.ckpt.Close())
 }
 
 var errClosed = &parley.Error{Code: parley.EUnavailable, Message: "the store is closed"}

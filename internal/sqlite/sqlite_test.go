@@ -77,3 +77,23 @@ func BenchmarkAppendParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkAppendRooms is the store's share of the many-rooms load test:
+// 200 senders in 100 rooms, each message with a client_id, so that every
+// commit writes a leaf of each index per room and per sender touched.
+func BenchmarkAppendRooms(b *testing.B) {
+	s := openTB(b, b.TempDir()).(*sqlite.Store)
+	defer s.Close()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			m := parley.Message{Room: fmt.Sprint("room-", i%100), From: fmt.Sprint("sender-", i%200), Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: fmt.Sprint("c", i), CreatedAt: time.Now()}
+			if _, _, err := s.Append(context.Background(), m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -154,7 +154,12 @@ func (s *Store) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	errs := make([]error, len(batch))
-	tx, err := s.write.BeginTx(ctx, nil)
+	// The transaction itself is not tied to ctx: database/sql would roll
+	// it back from another goroutine when ctx ends, and a direct statement
+	// (direct.go) run after that would be committed on its own. ctx bounds
+	// every statement instead — database/sql's are interrupted, direct
+	// ones not started — and a failed statement rolls the batch back.
+	tx, err := s.direct.conn.BeginTx(context.Background(), nil)
 	if err == nil {
 		for i, req := range batch {
 			if req.ctx.Err() != nil {
@@ -167,7 +172,7 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 		if err == nil {
-			err = s.seqs.save(ctx, tx)
+			err = s.seqs.save(ctx)
 		}
 		if err == nil {
 			err = tx.Commit()
