@@ -134,6 +134,9 @@ var replyType = map[parley.Op]string{
 
 // EncodeEvent returns the frame of a pushed event.
 func EncodeEvent(ev *parley.Event) []byte {
+	if b := encodeMessageEvent(ev); b != nil {
+		return b
+	}
 	f := frame{Type: string(ev.Kind), Room: ev.Room, Nickname: ev.Nickname}
 	if ev.Message != nil {
 		f.Room = ""
@@ -176,6 +179,9 @@ func Marshal(v any) []byte {
 
 // EncodeReply returns the frame answering a command that succeeded.
 func EncodeReply(r *parley.Reply) []byte {
+	if b := encodeSendReply(r); b != nil {
+		return b
+	}
 	f := frame{Type: replyType[r.Op], Ref: r.Ref, Room: r.Room}
 	switch r.Op {
 	case parley.OpHello:

@@ -263,9 +263,36 @@ func (c *Conn) slowConsumerLocked() {
 
 // enqueueLocked queues f and starts the writer if none is running.
 func (c *Conn) enqueueLocked(f frame) {
+	if c.queue == nil {
+		c.queue = queues.Get().(*queueArray)[:0]
+	}
 	c.queue = append(c.queue, f)
 	c.bytes += len(f.payload)
 	c.msgs += f.n
+	c.startWriterLocked()
+}
+
+// queueArray is the first array of a connection's queue. A connection
+// that goes idle gives its queue back (idle connections keep none), and
+// the next burst, of this connection or another, takes one from queues
+// instead of allocating it anew.
+type queueArray [queueArrayLen]frame
+
+const queueArrayLen = 8 // a sender's own event, its ack and a few more
+
+var queues = sync.Pool{New: func() any { return new(queueArray) }}
+
+// putQueue gives q's array to queues if it is one (of queueArrayLen
+// frames, cleared by the writer: no payload is kept alive).
+func putQueue(q []frame) {
+	if cap(q) == queueArrayLen {
+		clear(q[:queueArrayLen])
+		queues.Put((*queueArray)(q[:queueArrayLen]))
+	}
+}
+
+// startWriterLocked starts the writer unless one is running.
+func (c *Conn) startWriterLocked() {
 	if !c.writing {
 		c.writing = true
 		c.writers.Add(1)

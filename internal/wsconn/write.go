@@ -36,7 +36,9 @@ func (c *Conn) writeLoop() {
 		batch, closing := c.queue, c.closing
 		if len(batch) == 0 {
 			// Idle again: the queue's memory goes (most connections are
-			// idle most of the time); the next burst allocates anew.
+			// idle most of the time): its arrays go back to the pool.
+			putQueue(c.queue)
+			putQueue(c.spare)
 			c.writing, c.queue, c.spare = false, nil, nil
 			c.mu.Unlock()
 			return
