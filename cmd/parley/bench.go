@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/parley-chat/parley/internal/bench"
@@ -24,6 +26,7 @@ over 127.0.0.x source addresses. Start the server with a high --rate and
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	var cfg bench.Config
 	var asJSON, quiet bool
+	var cpuProfile string
 	fs := newFlagSet("parley bench", stderr, benchUsage)
 	fs.stringVar(&cfg.URL, "url", "PARLEY_BENCH_URL", "http://127.0.0.1:8080", "the server; several nodes of one cluster: comma-separated (subscribers are spread over them)")
 	fs.stringVar(&cfg.PublishURL, "publish-url", "PARLEY_BENCH_PUBLISH_URL", "",
@@ -39,8 +42,20 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.intVar(&cfg.ServerPID, "server-pid", "PARLEY_BENCH_SERVER_PID", 0, "the server's process ID, when it runs on this machine: report its CPU per delivery (send phase) and memory per connection")
 	fs.boolVar(&asJSON, "json", "PARLEY_BENCH_JSON", false, "print the result as JSON")
 	fs.boolVar(&quiet, "quiet", "PARLEY_BENCH_QUIET", false, "no progress lines")
+	fs.stringVar(&cpuProfile, "cpuprofile", "PARLEY_BENCH_CPUPROFILE", "", "write a CPU profile of the load generator itself to this file (go tool pprof)")
 	if err := fs.parse(args, getenv); err != nil {
 		return err
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if cfg.Duration <= 0 {
 		return fmt.Errorf("duration %v: want a positive duration like 10s", cfg.Duration)

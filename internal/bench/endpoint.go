@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
@@ -15,7 +17,6 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 )
 
 // conn is a WebSocket client connection shared by both protocols: one
@@ -24,6 +25,7 @@ type conn struct {
 	nc     net.Conn
 	r      *bufio.Reader
 	wmu    sync.Mutex
+	wbuf   []byte // the frame being written, under wmu
 	mu     sync.Mutex
 	wait   map[string]func(frame []byte)
 	nextID int
@@ -52,10 +54,19 @@ func dialWS(ctx context.Context, dial func(context.Context, string, string) (net
 // the server wrote at once.
 const readBuffer = 16 << 10
 
-func (c *conn) write(p []byte) error {
+// write sends p as one text frame.
+func (c *conn) write(p []byte) error { return c.writeFrame(ws.OpText, p) }
+
+// writeFrame sends p as one frame with one write(2).
+func (c *conn) writeFrame(op ws.OpCode, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	return wsutil.WriteClientText(c.nc, p)
+	c.wbuf = appendClientFrame(c.wbuf[:0], op, p, [4]byte(binary.LittleEndian.AppendUint32(nil, rand.Uint32())))
+	_, err := c.nc.Write(c.wbuf)
+	if cap(c.wbuf) > 64<<10 {
+		c.wbuf = nil // a large frame's buffer is not kept
+	}
+	return err
 }
 
 // serve reads until the connection ends.
@@ -72,9 +83,7 @@ func (c *conn) serve() {
 		case ws.OpText:
 			c.onText(c, p)
 		case ws.OpPing:
-			c.wmu.Lock()
-			_ = wsutil.WriteClientMessage(c.nc, ws.OpPong, p)
-			c.wmu.Unlock()
+			_ = c.writeFrame(ws.OpPong, p)
 		case ws.OpClose:
 			c.ended()
 			return
@@ -148,6 +157,21 @@ func newEndpoint(protocol string, u *url.URL, dial func(context.Context, string,
 		return &sioEndpoint{u: u, dial: dial, onMessage: onMessage, onGone: onGone}
 	}
 	return &nativeEndpoint{u: u, dial: dial, onMessage: onMessage, onGone: onGone}
+}
+
+// appendJSONString appends s as a JSON string: as it is when it needs no
+// escaping (the generator's rooms and texts), through encoding/json
+// otherwise.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // textOf returns the "text" string of a message (no escapes: ours).
@@ -224,7 +248,16 @@ func (e *nativeEndpoint) hello(ctx context.Context, nick, room string) error {
 func (e *nativeEndpoint) send(room, text string, done func(bool)) error {
 	id := e.c.id()
 	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
-	b, _ := json.Marshal(map[string]any{"type": "send", "room": room, "text": text, "client_id": "c" + id, "ref": id})
+	b := make([]byte, 0, 64+len(room)+len(text)+2*len(id))
+	b = append(b, `{"type":"send","room":`...)
+	b = appendJSONString(b, room)
+	b = append(b, `,"text":`...)
+	b = appendJSONString(b, text)
+	b = append(b, `,"client_id":"c`...)
+	b = append(b, id...) // digits
+	b = append(b, `","ref":"`...)
+	b = append(b, id...)
+	b = append(b, `"}`...)
 	return e.c.write(b)
 }
 

@@ -95,3 +95,28 @@ func (f *frameReader) next() (ws.OpCode, []byte, error) {
 		}
 	}
 }
+
+// appendClientFrame appends p as one masked client frame with opcode op
+// (RFC 6455 §5.2–5.3), header, masking key and payload together, so that
+// the frame goes out in one write: a client that wrote the header and the
+// payload separately (as wsutil.WriteClientMessage does) would cost itself
+// a system call and the server a wake-up and a read per message, which no
+// browser does.
+func appendClientFrame(dst []byte, op ws.OpCode, p []byte, mask [4]byte) []byte {
+	dst = append(dst, 0x80|byte(op))
+	switch n := len(p); {
+	case n < 126:
+		dst = append(dst, 0x80|byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 0x80|126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 0x80|127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	dst = append(dst, mask[:]...)
+	start := len(dst)
+	dst = append(dst, p...)
+	ws.Cipher(dst[start:], mask, 0)
+	return dst
+}

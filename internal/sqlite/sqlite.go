@@ -39,10 +39,20 @@ var migrations embed.FS
 
 var _ parley.Store = (*Store)(nil)
 
+// DefaultMaxBatch is the default of Options.MaxBatch. A commit writes
+// every page it dirtied to the WAL — about one leaf page per room and per
+// sender in the batch, however many of their messages it holds — so a
+// writer that falls behind catches up faster the more it takes at once:
+// at 20,000 messages/s from 200 senders in 100 rooms, batches of up to 256
+// left it ever further behind (acks after seconds) where batches of up to
+// 1,024 kept up (ack p99 ~100 ms; docs/PERFORMANCE.md). A writer that
+// keeps up commits smaller batches anyway (writer.go).
+const DefaultMaxBatch = 1024
+
 // Options tunes a Store. Zero values mean the documented defaults.
 type Options struct {
 	Synchronous string // "FULL" (default) or "NORMAL"; see the package comment
-	MaxBatch    int    // writes committed in one transaction at most; default 256
+	MaxBatch    int    // writes committed in one transaction at most; default 1024 (see DefaultMaxBatch)
 	ReadConns   int    // read connections; default 4
 }
 
@@ -86,7 +96,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: synchronous %q: want FULL or NORMAL", opts.Synchronous)
 	}
 	if opts.MaxBatch <= 0 {
-		opts.MaxBatch = 256
+		opts.MaxBatch = DefaultMaxBatch
 	}
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4

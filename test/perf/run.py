@@ -22,6 +22,8 @@ ap.add_argument("--server-cpus", default="0")
 ap.add_argument("--bench-cpus", default="1")
 ap.add_argument("--serve-args", default="", help="extra flags for parley serve")
 ap.add_argument("--label", default="")
+ap.add_argument("--metrics", action="store_true",
+                help="read the server's /metrics after the run: store append latency p50/p99 (parley_store_append_duration_seconds, interpolated in its buckets)")
 ap.add_argument("bench", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 bench_args = [x for x in a.bench if x != "--"]
@@ -61,6 +63,9 @@ def one_run():
                 raise SystemExit("bench failed: " + out.stderr)
             r = json.loads(out.stdout)
             r["startup_s"] = startup
+            if a.metrics:
+                r["store_ms"] = histogram_quantiles(urllib.request.urlopen(url + "/metrics", timeout=5).read().decode(),
+                                                    "parley_store_append_duration_seconds", (0.5, 0.99))
             return r
         finally:
             srv.send_signal(signal.SIGTERM)
@@ -69,6 +74,30 @@ def one_run():
             except subprocess.TimeoutExpired:
                 srv.kill()
                 srv.wait()
+
+
+def histogram_quantiles(text, name, qs):
+    """Quantiles (ms) of a Prometheus histogram, interpolated linearly
+    within its cumulative buckets."""
+    buckets = []
+    for line in text.splitlines():
+        if line.startswith(name + "_bucket{"):
+            le = line.split('le="')[1].split('"')[0]
+            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    total = buckets[-1][1] if buckets else 0
+    out = {}
+    for q in qs:
+        want, lo, below = q * total, 0.0, 0.0
+        val = float("nan")
+        for le, n in buckets:
+            if n >= want and total > 0:
+                hi = le if le != float("inf") else lo
+                val = lo + (hi - lo) * ((want - below) / (n - below) if n > below else 1)
+                break
+            lo, below = le, n
+        out[f"p{round(q * 100)}"] = val * 1000
+    return out
 
 
 cols = [("deliveries/s", lambda r: r["deliveries_per_s"], "{:,.0f}"),
@@ -87,6 +116,10 @@ cols = [("deliveries/s", lambda r: r["deliveries_per_s"], "{:,.0f}"),
         ("ack p99 ms", lambda r: r["ack_ms"]["p99"], "{:.1f}"),
         ("server RSS end MiB", lambda r: r["server"]["rss_end_kib"] / 1024, "{:.1f}"),
         ("KiB/conn", lambda r: r["server"]["rss_per_conn_kib"], "{:.1f}")]
+
+if a.metrics:
+    cols += [("store p50 ms", lambda r: r["store_ms"]["p50"], "{:.1f}"),
+             ("store p99 ms", lambda r: r["store_ms"]["p99"], "{:.1f}")]
 
 print("command: test/perf/run.py", " ".join(shlex.quote(x) for x in sys.argv[1:]), flush=True)
 runs = []
