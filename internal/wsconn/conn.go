@@ -129,10 +129,8 @@ type Conn struct {
 	onEnd     func(error)
 	stopCtx   func() bool
 	wake      chan error
-	br        *bufio.Reader // while a burst is read (and for linger)
-	first     [1]byte       // the byte that woke the waiter
-	hasFirst  bool
-	msg       []byte // a fragmented message being put together
+	br        *bufio.Reader // while active: what the waiter read, then the burst (and for linger)
+	msg       []byte        // a fragmented message being put together
 	inMessage bool
 
 	lastSeen time.Time // when the peer last began a frame

@@ -26,11 +26,20 @@ type server struct {
 	conn   chan *wsconn.Conn
 	result chan error
 	writes *atomic.Int64 // Write calls on the server's net.Conn
+	reads  *atomic.Int64 // Read calls on it that returned data
 }
 
 type countingConn struct {
 	net.Conn
-	writes *atomic.Int64
+	writes, reads *atomic.Int64
+}
+
+func (c countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.reads.Add(1)
+	}
+	return n, err
 }
 
 // SyscallConn lets wsconn wait for the connection with its poller, as it
@@ -55,6 +64,7 @@ var behaviour = map[string]func(*testing.T){
 	"Violations": TestViolationsCloseWithTheirCode, "PeerClose": TestPeerCloseIsEchoed,
 	"Pings": TestPingsKeepAnsweringPeerAliveAndSilentPeerIsDropped, "SlowConsumer": TestSlowConsumerIsCutOff,
 	"CloseFlushes": TestCloseFlushesQueuedFramesThenCloseFrame, "PingFlood": TestPingFloodWithoutReadingIsCutOff,
+	"OneRead": TestAFrameThatArrivesWholeIsReadOnce,
 }
 
 // TestParked runs the behaviour tests again with connections that are
@@ -88,7 +98,7 @@ func start(t *testing.T, cfg wsconn.Config, onText func(c *wsconn.Conn, p []byte
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{conn: make(chan *wsconn.Conn, 1), result: make(chan error, 1), writes: new(atomic.Int64)}
+	s := &server{conn: make(chan *wsconn.Conn, 1), result: make(chan error, 1), writes: new(atomic.Int64), reads: new(atomic.Int64)}
 	go func() {
 		nc, err := ln.Accept()
 		ln.Close()
@@ -100,9 +110,9 @@ func start(t *testing.T, cfg wsconn.Config, onText func(c *wsconn.Conn, p []byte
 			s.result <- err
 			return
 		}
-		var wrapped net.Conn = countingConn{nc, s.writes}
+		var wrapped net.Conn = countingConn{nc, s.writes, s.reads}
 		if withoutPoller.Load() {
-			wrapped = plainCountingConn{countingConn{nc, s.writes}}
+			wrapped = plainCountingConn{countingConn{nc, s.writes, s.reads}}
 		}
 		if parkAtOnce.Load() {
 			cfg.ParkAfter = time.Millisecond
@@ -162,6 +172,34 @@ func TestEcho(t *testing.T) {
 		if err != nil || string(got) != msg {
 			t.Fatalf("echo of %d bytes: got %d bytes, %v", len(msg), len(got), err)
 		}
+	}
+}
+
+// A frame that arrives whole costs the server one read: the wait for the
+// next frame reads what woke it into the burst's buffer (a one-byte wait
+// and a read of the rest were two).
+func TestAFrameThatArrivesWholeIsReadOnce(t *testing.T) {
+	s, c := start(t, wsconn.Config{}, echo)
+	<-s.conn
+	const n = 50
+	before := s.reads.Load()
+	for i := range n {
+		msg := fmt.Sprintf(`{"type":"send","room":"lobby","text":"message %d","ref":"%d"}`, i, i)
+		// Header, mask and payload in one write, as browsers send them.
+		var b bytes.Buffer
+		if err := ws.WriteFrame(&b, ws.MaskFrame(ws.NewTextFrame([]byte(msg)))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write(b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := wsutil.ReadServerText(c)
+		if err != nil || string(got) != msg {
+			t.Fatalf("echo %d: %q, %v", i, got, err)
+		}
+	}
+	if reads := s.reads.Load() - before; reads > n+5 {
+		t.Fatalf("%d frames, each written at once, took %d reads that returned data; want about one each", n, reads)
 	}
 }
 

@@ -48,13 +48,16 @@ var workers = gopool.New(20 * time.Millisecond)
 var errParked = errors.New("wsconn: parked in the poller")
 
 // wait is the goroutine of an active connection, and all it does is wait:
-// for the first byte of the next frame (with the ping and pong-wait
-// deadlines), then for a short-lived goroutine to read and handle what
-// arrived. It never calls anything deep, so it keeps the smallest stack;
-// and it holds no read buffer (each burst borrows one from a pool). After
-// ParkAfter of silence it hands the connection to the process's poller
-// and returns; when the connection ends it hands the cleanup to a
-// goroutine of its own and returns.
+// for the next frame to begin (with the ping and pong-wait deadlines),
+// then for a short-lived goroutine to read and handle what arrived. It
+// never calls anything deep, so it keeps the smallest stack. It waits with
+// a read into a pooled buffer, so that what woke it — usually a whole
+// frame — is read with that one read(2) and the burst's goroutine goes on
+// from it (a one-byte wait cost a read per frame more). After ParkAfter of
+// silence it gives the buffer back, hands the connection to the process's
+// poller and returns: an idle connection holds neither a goroutine nor a
+// buffer. When the connection ends it hands the cleanup to a goroutine of
+// its own and returns.
 func (c *Conn) wait() {
 	for {
 		err := c.awaitByte()
@@ -95,12 +98,15 @@ func (c *Conn) awaitByte() error {
 			}
 			deadline = min(deadline, closeBy.UnixNano())
 		}
+		if c.br == nil {
+			c.br = readers.Get().(*bufio.Reader)
+			c.br.Reset(c.src)
+		}
 		_ = c.conn.SetReadDeadline(time.Unix(0, deadline))
-		n, err := c.src.Read(c.first[:])
-		if n == 1 {
+		_, err := c.br.Peek(1) // what has arrived, up to readBufferSize
+		if err == nil {
 			// A frame has begun: allow the rest of it PongWait (or what
 			// is left of the close grace).
-			c.hasFirst = true
 			frameDeadline := time.Now().Add(c.cfg.PongWait)
 			if closing && !closeBy.IsZero() && closeBy.Before(frameDeadline) {
 				frameDeadline = closeBy
@@ -108,9 +114,6 @@ func (c *Conn) awaitByte() error {
 			_ = c.conn.SetReadDeadline(frameDeadline)
 			c.lastSeen = time.Now()
 			return nil
-		}
-		if err == nil {
-			continue
 		}
 		// A plain type assertion, not errors.As: its reflection would grow
 		// this goroutine's stack for good.
@@ -122,7 +125,7 @@ func (c *Conn) awaitByte() error {
 			return errClosed // the peer did not answer our close frame
 		case now.Sub(c.lastSeen) >= c.cfg.PongWait:
 			return errPingTimeout
-		case !closing && !c.noPark && now.Sub(c.lastSeen) >= c.cfg.ParkAfter && c.park():
+		case !closing && !c.noPark && now.Sub(c.lastSeen) >= c.cfg.ParkAfter && c.releaseReader() && c.park():
 			return errParked
 		case now.Sub(c.pinged) >= c.cfg.PingPeriod && now.Sub(c.lastSeen) >= c.cfg.PingPeriod:
 			c.pinged = now
@@ -131,34 +134,27 @@ func (c *Conn) awaitByte() error {
 	}
 }
 
-// readBurst reads and handles frames with a pooled buffer until the
-// buffer is empty at a frame boundary (nil to the waiting goroutine: wait
-// again) or the connection must end.
+// readBurst reads and handles frames from the buffer the waiter filled
+// until it is empty at a frame boundary (nil to the waiting goroutine:
+// wait again) or the connection must end.
 func (c *Conn) readBurst() {
-	br := readers.Get().(*bufio.Reader)
-	br.Reset(firstThen{c})
-	c.br = br
-	err := c.readFrames()
-	if err == nil {
-		c.br = nil
-		br.Reset(nil)
-		readers.Put(br)
-	} // else c.br stays, for linger
-	c.wake <- err
+	c.wake <- c.readFrames()
 }
 
-// readers are the read buffers of connections being read.
+// readers are the read buffers of active connections.
 var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
-// firstThen reads the byte awaitByte took, then from the connection.
-type firstThen struct{ c *Conn }
-
-func (f firstThen) Read(p []byte) (int, error) {
-	if f.c.hasFirst && len(p) > 0 {
-		p[0], f.c.hasFirst = f.c.first[0], false
-		return 1, nil
+// releaseReader gives the waiter's buffer back (it holds nothing: the
+// waiter is between frames) before the connection is parked; once parked,
+// another goroutine may wait for it. It returns true, for use in a
+// condition.
+func (c *Conn) releaseReader() bool {
+	if c.br != nil && c.br.Buffered() == 0 {
+		c.br.Reset(nil)
+		readers.Put(c.br)
+		c.br = nil
 	}
-	return f.c.src.Read(p)
+	return true
 }
 
 // readFrames reads frames while data is buffered. It returns nil at a
