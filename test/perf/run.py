@@ -17,6 +17,7 @@ import argparse, json, os, shlex, signal, socket, statistics, subprocess, sys, t
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--bin", default=os.path.join(os.path.dirname(__file__), "../../bin/parley"))
+ap.add_argument("--bench-bin", default="", help="another parley binary for the load generator (default: --bin), to compare servers with one generator")
 ap.add_argument("--runs", type=int, default=3)
 ap.add_argument("--server-cpus", default="0")
 ap.add_argument("--bench-cpus", default="1")
@@ -56,7 +57,7 @@ def one_run():
             else:
                 raise SystemExit("server did not start: " + open(os.path.join(d, "serve.log")).read())
             startup = time.monotonic() - t0
-            cmd = ["taskset", "-c", a.bench_cpus, a.bin, "bench", "--url", url, "--json", "--quiet",
+            cmd = ["taskset", "-c", a.bench_cpus, a.bench_bin or a.bin, "bench", "--url", url, "--json", "--quiet",
                    "--server-pid", str(srv.pid)] + bench_args
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
             if out.returncode != 0:
