@@ -148,7 +148,9 @@ type Node struct {
 	mod    modHolder   // bans, mutes and slow modes (modstate.go)
 	slow   slowTracker // last sends in slow-mode rooms (modstate.go)
 	logins loginGuard  // login failures (login.go)
-	ann    announcer   // the timer of scheduled announcements (announce.go)
+
+	sendDeadlines sendDeadlines // the pipelined sends' store deadlines (deadline.go)
+	ann           announcer     // the timer of scheduled announcements (announce.go)
 }
 
 // New returns a Node that stores in store and publishes through broker, and

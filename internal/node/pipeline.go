@@ -28,7 +28,6 @@ type pendingSend struct {
 	op     parley.Op
 	ref    string
 	wait   func() (parley.Message, bool, error)
-	cancel context.CancelFunc
 	done   chan struct{} // closed once answered
 	queued time.Time     // when the append was queued (Metrics.Appended)
 }
@@ -56,9 +55,9 @@ func (n *Node) queueSend(ctx context.Context, q appendQueuer, s *Session, c *par
 	if oldest != nil {
 		<-oldest.done
 	}
-	sctx, cancel := storeCtx(context.WithoutCancel(ctx))
-	ps := &pendingSend{op: c.Op, ref: c.Ref, cancel: cancel, done: make(chan struct{}), queued: time.Now()}
-	ps.wait = q.QueueAppend(sctx, m)
+	now := time.Now()
+	ps := &pendingSend{op: c.Op, ref: c.Ref, done: make(chan struct{}), queued: now}
+	ps.wait = q.QueueAppend(n.sendDeadlines.get(now), m)
 	n.inflight.Add(1) // the Handle that called us holds one already
 	p.last = ps
 	p.mu.Lock()
@@ -90,7 +89,6 @@ func (n *Node) answerSends(ctx context.Context, s *Session) {
 
 		stored, dup, err := ps.wait()
 		n.cfg.Metrics.Appended(time.Since(ps.queued), err == nil && !dup)
-		ps.cancel()
 		var reply *parley.Reply
 		if err == nil {
 			n.published(ctx, stored, dup)
