@@ -959,10 +959,7 @@
     renderSidebar();
   }
 
-  function newID() {
-    if (crypto.randomUUID) return crypto.randomUUID();
-    return Date.now().toString(36) + Math.random().toString(36).slice(2);
-  }
+  function newID() { return ParleyClient.newClientID(); }
 
   function askNotificationsOnce() {
     if (!("Notification" in window) || Notification.permission !== "default" || store.get("asked-notify")) return;

@@ -432,13 +432,24 @@
     lastSeq(room) { return this._lastSeq.get(room) || 0; }
   }
 
+  /**
+   * A new client_id: the time in milliseconds (9 base-36 digits, so ids
+   * sort in the order they were made) and 64 random bits. Ids that grow
+   * with time are added at the end of the server's idempotency index
+   * instead of at a random place in it: far fewer pages written per
+   * message than with a random UUID.
+   */
   function newClientID() {
-    if (global.crypto && crypto.randomUUID) return crypto.randomUUID();
-    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+    const rnd = new Uint32Array(2);
+    if (global.crypto && crypto.getRandomValues) crypto.getRandomValues(rnd);
+    else { rnd[0] = Math.random() * 2 ** 32; rnd[1] = Math.random() * 2 ** 32; }
+    const hex = (n) => n.toString(16).padStart(8, "0");
+    return Date.now().toString(36).padStart(9, "0") + "-" + hex(rnd[0]) + hex(rnd[1]);
   }
 
   /** The conversation key of the direct conversation between a and b. */
   ParleyClient.dmKey = (a, b) => { const [x, y] = [a.toLowerCase(), b.toLowerCase()].sort(); return "dm:" + x + ":" + y; };
   ParleyClient.ParleyError = ParleyError;
+  ParleyClient.newClientID = newClientID;
   global.ParleyClient = ParleyClient;
 })(typeof window !== "undefined" ? window : globalThis);

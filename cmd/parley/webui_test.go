@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -761,3 +762,48 @@ func TestWebStatusShowsOfflineAndRecovers(t *testing.T) {
 	alice.waitMessage("back online")
 	alice.clean()
 }
+
+// The page's client_ids (client.js) sort in the order they were made — a
+// time prefix, then random bits — so the server adds them at the end of
+// its idempotency index; they are unique and fit the 64-byte limit.
+func TestWebClientIDsSortInTheOrderTheyWereMade(t *testing.T) {
+	s := startServer(t)
+	watcher := s.client("watcher")
+	watcher.Join("lobby")
+	b := newBrowser(t)
+	alice := b.open(s.URL())
+	alice.login("alice")
+	var ids []string
+	for _, text := range []string{"first", "second", "third"} {
+		alice.typeAndSend(text)
+		ids = append(ids, watcher.Expect(isMessage(text)).Msg().Str("client_id"))
+		time.Sleep(3 * time.Millisecond) // ids of one millisecond share a prefix but not an order
+	}
+	var made struct {
+		Unique, Sorted bool
+		Longest        int
+	}
+	alice.eval(`(() => {
+		const ids = [];
+		const until = Date.now() + 30;
+		while (Date.now() < until) ids.push(ParleyClient.newClientID());
+		const prefixes = ids.map(id => id.split("-")[0]);
+		return {unique: new Set(ids).size === ids.length,
+			sorted: prefixes.every((p, i) => i === 0 || prefixes[i-1] <= p),
+			longest: Math.max(...ids.map(id => id.length))};
+	})()`, &made)
+	if !made.Unique || !made.Sorted || made.Longest > 64 {
+		t.Errorf("ids made over 30 ms: %+v; want unique, sorted by their time prefix, at most 64 bytes", made)
+	}
+	for i, id := range ids {
+		if !clientIDShape.MatchString(id) {
+			t.Errorf("the page sent client_id %q; want 9 base-36 digits of time, '-', 16 hex digits", id)
+		}
+		if i > 0 && ids[i-1] >= id {
+			t.Errorf("client_ids %q then %q: the later one does not sort after", ids[i-1], id)
+		}
+	}
+	alice.clean()
+}
+
+var clientIDShape = regexp.MustCompile(`^[0-9a-z]{9}-[0-9a-f]{16}$`)

@@ -159,6 +159,21 @@ func newEndpoint(protocol string, u *url.URL, dial func(context.Context, string,
 	return &nativeEndpoint{u: u, dial: dial, onMessage: onMessage, onGone: onGone}
 }
 
+// appendClientID appends the client_id of a send numbered seq on its
+// connection, made as the web client makes its own (web/client.js): the
+// time in milliseconds as 9 base-36 digits, so ids sort in the order they
+// were made, then '-' and seq, which keeps the connection's ids unique.
+func appendClientID(b []byte, seq string) []byte {
+	var t [16]byte
+	ms := strconv.AppendInt(t[:0], time.Now().UnixMilli(), 36)
+	for i := len(ms); i < 9; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, ms...)
+	b = append(b, '-')
+	return append(b, seq...)
+}
+
 // appendJSONString appends s as a JSON string: as it is when it needs no
 // escaping (the generator's rooms and texts), through encoding/json
 // otherwise.
@@ -253,8 +268,8 @@ func (e *nativeEndpoint) send(room, text string, done func(bool)) error {
 	b = appendJSONString(b, room)
 	b = append(b, `,"text":`...)
 	b = appendJSONString(b, text)
-	b = append(b, `,"client_id":"c`...)
-	b = append(b, id...) // digits
+	b = append(b, `,"client_id":"`...)
+	b = appendClientID(b, id) // base-36 digits, '-', digits
 	b = append(b, `","ref":"`...)
 	b = append(b, id...)
 	b = append(b, `"}`...)
@@ -360,7 +375,7 @@ func (e *sioEndpoint) connect(ctx context.Context) error {
 func (e *sioEndpoint) send(room, text string, done func(bool)) error {
 	id := e.c.id()
 	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
-	b, _ := json.Marshal([]any{"send", map[string]any{"room": room, "text": text, "client_id": "c" + id}})
+	b, _ := json.Marshal([]any{"send", map[string]any{"room": room, "text": text, "client_id": string(appendClientID(nil, id))}})
 	return e.c.write(append([]byte("42"+id), b...))
 }
 

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"regexp"
+	"strconv"
 	"testing"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -43,5 +46,25 @@ func TestAppendJSONString(t *testing.T) {
 		if err := json.Unmarshal(got, &back); err != nil || back != s {
 			t.Errorf("%q → %s → %q, %v", s, got, back, err)
 		}
+	}
+}
+
+// The generator's client_ids are made as the web client's: a time prefix
+// of 9 base-36 digits that sorts in the order the ids were made, '-', and
+// the send's number on its connection.
+func TestClientIDsSortInTheOrderTheyWereMade(t *testing.T) {
+	shape := regexp.MustCompile(`^[0-9a-z]{9}-[0-9]+$`)
+	prev := ""
+	for i := range 50 {
+		id := string(appendClientID(nil, strconv.Itoa(i)))
+		if !shape.MatchString(id) {
+			t.Fatalf("client_id %q; want 9 base-36 digits, '-', the send's number", id)
+		}
+		if p := id[:9]; p < prev {
+			t.Fatalf("client_id %q made after one with the time prefix %q sorts before it", id, prev)
+		} else {
+			prev = p
+		}
+		time.Sleep(200 * time.Microsecond)
 	}
 }

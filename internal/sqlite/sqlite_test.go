@@ -3,8 +3,10 @@ package sqlite_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,9 +81,24 @@ func BenchmarkAppendParallel(b *testing.B) {
 }
 
 // BenchmarkAppendRooms is the store's share of the many-rooms load test:
-// 200 senders in 100 rooms, each message with a client_id, so that every
-// commit writes a leaf of each index per room and per sender touched.
+// 200 senders in 100 rooms, each message with a client_id made as the web
+// client makes them (a time prefix: ids sort in the order they were made),
+// so that a commit writes a leaf of the (room, seq) index per room touched
+// and the end of the client_id index.
 func BenchmarkAppendRooms(b *testing.B) {
+	benchmarkAppendRooms(b, func(i int64) string {
+		return strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatInt(i, 10)
+	})
+}
+
+// BenchmarkAppendRoomsRandomIDs is the same with random client_ids (as a
+// UUIDv4 is): each lands at a random place in the client_id index, which
+// costs a page written per message.
+func BenchmarkAppendRoomsRandomIDs(b *testing.B) {
+	benchmarkAppendRooms(b, func(int64) string { return fmt.Sprintf("%016x", rand.Uint64()) })
+}
+
+func benchmarkAppendRooms(b *testing.B, clientID func(i int64) string) {
 	s := openTB(b, b.TempDir()).(*sqlite.Store)
 	defer s.Close()
 	var n atomic.Int64
@@ -90,7 +107,7 @@ func BenchmarkAppendRooms(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			m := parley.Message{Room: fmt.Sprint("room-", i%100), From: fmt.Sprint("sender-", i%200), Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: fmt.Sprint("c", i), CreatedAt: time.Now()}
+			m := parley.Message{Room: fmt.Sprint("room-", i%100), From: fmt.Sprint("sender-", i%200), Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: clientID(i), CreatedAt: time.Now()}
 			if _, _, err := s.Append(context.Background(), m); err != nil {
 				b.Fatal(err)
 			}
