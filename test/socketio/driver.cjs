@@ -22,9 +22,17 @@
 const readline = require("readline");
 
 const [version, url, nsp, transport, ...events] = process.argv.slice(2);
+// What the client went through, on stderr with milliseconds since the
+// process started: a failing Go test prints it, so a connect that never
+// came says where it stopped (node itself slow to start, the transport
+// never open, the namespace never answered).
+const trace = (what) => process.stderr.write(`${Math.round(performance.now())} ms: ${what}\n`);
+trace(`node up: socket.io-client ${version}, ${transport}, ${url}${nsp}`);
 const io = require({ 4: "sio4", 2: "sio2", 1: "sio1" }[version]);
+trace("socket.io-client loaded");
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + "\n");
+
 // Reconnection is on, with a short connect timeout: zishang520/socket.io
 // v3.0.2 can drop a CONNECT that arrives before its connection handler runs
 // (under load), and clients recover by timing out and connecting again, as
@@ -40,13 +48,17 @@ const opts = {
 };
 const socket = io(url + (nsp === "/" ? "" : nsp), opts);
 const manager = socket.io;
+manager.on("open", () => trace(`engine open (${manager.engine.transport.name})`));
+manager.on("error", (err) => trace(`engine error: ${(err && err.message) || err}`));
+manager.on("reconnect_attempt", (n) => trace(`reconnect attempt ${n}`));
 
 socket.on("connect", () => {
+  trace("connected");
   out({ ev: "connect", transport: manager.engine.transport.name });
   manager.engine.on("upgrade", (t) => out({ ev: "upgrade", transport: t.name }));
 });
-socket.on("disconnect", (reason) => out({ ev: "disconnect", reason: String(reason) }));
-socket.on("connect_error", (err) => out({ ev: "connect_error", message: String((err && err.message) || err) }));
+socket.on("disconnect", (reason) => { trace(`disconnect: ${reason}`); out({ ev: "disconnect", reason: String(reason) }); });
+socket.on("connect_error", (err) => { trace(`connect_error: ${(err && err.message) || err}`); out({ ev: "connect_error", message: String((err && err.message) || err) }); });
 if (socket.onAny) {
   socket.onAny((name, ...args) => out({ ev: "event", name, args }));
 } else {

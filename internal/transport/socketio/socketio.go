@@ -281,6 +281,7 @@ func (s *Server) connect(sock *socket.Socket, c *codec) {
 	s.open.Add(1)
 	cn := &conn{s: s, sock: sock, out: out, codec: c}
 	hs := sock.Handshake()
+	s.log.Debug("socket.io connection", "address", hs.Address, "namespace", sock.Nsp().Name())
 	cn.sess = s.node.Connect(out, c, s.cfg.Peers.Peer(hs.Address, hs.Headers.Header()))
 	sock.On("disconnect", func(args ...any) { cn.disconnect(args) })
 	if c.compat != nil {
