@@ -26,6 +26,8 @@ type Server interface {
 	Kill()
 	Start()
 	Restart()
+	Freeze()
+	Thaw()
 }
 
 // Network describes a broker on a server of its own (NATS, Redis) for
@@ -79,6 +81,7 @@ func RunNetwork(t *testing.T, nb Network) {
 	t.Run("NewFailsWhenTheServerIsUnreachable", func(t *testing.T) { testUnreachable(t, nb) })
 	t.Run("NewHonoursItsContext", func(t *testing.T) { testSilentServer(t, nb) })
 	t.Run("ServerRestart", func(t *testing.T) { testServerRestart(t, nb) })
+	t.Run("FrozenServer", func(t *testing.T) { testFrozenServer(t, nb) })
 	t.Run("CloseEndsEveryGoroutine", func(t *testing.T) { testCloseEndsEveryGoroutine(t, nb) })
 	t.Run("CloseSendsWhatIsQueued", func(t *testing.T) { testCloseSendsWhatIsQueued(t, nb) })
 }
@@ -138,11 +141,64 @@ func testServerRestart(t *testing.T, nb Network) {
 	}
 }
 
+// FrozenWithin is how soon a broker must notice a server that keeps its
+// connections open and answers nothing (a hung process, a host gone
+// without a word): its pings go unanswered.
+const FrozenWithin = 10 * time.Second
+
+// testFrozenServer: a server that stops answering without closing its
+// connections (SIGSTOP) is noticed by its pings going unanswered —
+// Publish fails with EUnavailable within FrozenWithin — and when it
+// answers again the brokers are back by themselves: OnReconnect is
+// called, and what is published afterwards arrives.
+func testFrozenServer(t *testing.T, nb Network) {
+	srv := nb.Start(t)
+	channel := nb.Channel()
+	reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
+	var brokers []parley.Broker
+	var cs []*Collector
+	for i := range 2 {
+		b := nb.open(t, srv, channel, func() { reconnected[i] <- struct{}{} })
+		c := NewCollector(fmt.Sprintf("subscription on broker %d", i))
+		b.Subscribe(c.Fn)
+		brokers, cs = append(brokers, b), append(cs, c)
+	}
+	WaitReady(t, brokers, cs...)
+	srv.Freeze()
+	frozen := time.Now()
+	for i, b := range brokers {
+		waitUnavailableWithin(t, b, FrozenWithin-time.Since(frozen))
+		t.Logf("broker %d noticed the frozen server after %v", i, time.Since(frozen).Round(time.Millisecond))
+	}
+	srv.Thaw()
+	for i := range brokers {
+		select {
+		case <-reconnected[i]:
+		case <-time.After(WaitTimeout):
+			t.Fatalf("broker %d: no OnReconnect within %v of the server answering again", i, WaitTimeout)
+		}
+	}
+	for i, b := range brokers {
+		if err := b.Publish(context.Background(), ChatEvent("thawed", fmt.Sprint("b", i), 1)); err != nil {
+			t.Fatalf("Publish after OnReconnect: %v", err)
+		}
+	}
+	for _, c := range cs {
+		c.WaitCount(t, "thawed", 2)
+	}
+}
+
 // waitUnavailable waits until Publish on b fails (the broker noticed the
 // server is gone), checking that it fails at once and with EUnavailable.
 func waitUnavailable(t *testing.T, b parley.Broker) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	waitUnavailableWithin(t, b, WaitTimeout)
+}
+
+// waitUnavailableWithin is waitUnavailable, failing the test after d.
+func waitUnavailableWithin(t *testing.T, b parley.Broker, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		start := time.Now()
 		err := b.Publish(context.Background(), ChatEvent("outage", "x", 1))
@@ -156,7 +212,7 @@ func waitUnavailable(t *testing.T, b parley.Broker) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Publish still succeeds %v after the server went down", WaitTimeout)
+			t.Fatalf("Publish still succeeds %v after the server went down", d)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

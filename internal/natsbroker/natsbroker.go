@@ -59,10 +59,11 @@ const (
 	connectTimeout = 5 * time.Second        // a dial and handshake; New waits at most this long
 	reconnectWait  = 500 * time.Millisecond // between attempts, plus up to 1 s of jitter
 	reconnectJit   = time.Second
-	pingInterval   = 10 * time.Second // a silent server is given up after 3 missed pongs
-	writeTimeout   = 5 * time.Second  // a write to the server that takes longer breaks the link
-	flushTimeout   = 2 * time.Second  // waiting for the server to confirm a subscription
-	drainTimeout   = 2 * time.Second  // Close: sending what is queued
+	pingInterval   = 2 * time.Second // a silent server is given up when a third ping finds two unanswered: ~6 s
+	maxPingsOut    = 2
+	writeTimeout   = 5 * time.Second // a write to the server that takes longer breaks the link
+	flushTimeout   = 2 * time.Second // waiting for the server to confirm a subscription
+	drainTimeout   = 2 * time.Second // Close: sending what is queued
 )
 
 // Options configures a Broker.
@@ -124,7 +125,7 @@ func New(ctx context.Context, serverURL string, opts Options) (*Broker, error) {
 		nats.ReconnectJitter(reconnectJit, reconnectJit),
 		nats.ReconnectBufSize(-1), // while disconnected, publishing fails rather than piling up
 		nats.PingInterval(pingInterval),
-		nats.MaxPingsOutstanding(3),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.FlusherTimeout(writeTimeout),
 		nats.NoCallbacksAfterClientClose(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {

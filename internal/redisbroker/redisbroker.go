@@ -50,6 +50,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -73,7 +74,12 @@ const (
 	minBackoff     = 50 * time.Millisecond
 	maxBackoff     = time.Second
 	sendTimeout    = 5 * time.Second // one pipeline of PUBLISH commands
-	drainTimeout   = 2 * time.Second // Close: sending what is queued
+	// healthEvery: a subscription quiet this long is sent a PING; one that
+	// answers nothing, not even that, for as long again is given up (the
+	// server hangs, or its host is gone without closing the connection,
+	// which TCP alone would notice only after minutes) and opened anew.
+	healthEvery  = 2 * time.Second
+	drainTimeout = 2 * time.Second // Close: sending what is queued
 )
 
 // Options configures a Broker.
@@ -101,7 +107,10 @@ var _ parley.Broker = (*Broker)(nil)
 type Broker struct {
 	ropt   redis.Options // parsed from the URL, for new publishing clients
 	client *redis.Client // for the subscription
-	ps     *redis.PubSub
+	// ps is the subscription; receive replaces it when the server falls
+	// silent (renew), under psMu, which Close takes to close it.
+	ps   *redis.PubSub
+	psMu sync.Mutex
 	// pub publishes; only the queue's goroutine uses it (and Close, after
 	// that goroutine ended). It is replaced by a fresh client after every
 	// reconnection (pubGen behind gen), which drops connections to the old
@@ -233,11 +242,21 @@ func (b *Broker) receive() {
 	var backoff time.Duration
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	pinged := false // the subscription was quiet and a PING is out
 	for {
-		msg, err := b.ps.Receive(b.ctx)
+		msg, err := b.ps.ReceiveTimeout(b.ctx, healthEvery)
 		if b.ctx.Err() != nil {
 			return
 		}
+		if isTimeout(err) {
+			if !pinged {
+				pinged = true
+				_ = b.ps.Ping(b.ctx) // a failed write shows in the next Receive
+				continue
+			}
+			err = errSilent
+		}
+		pinged = false
 		if err != nil {
 			var rerr redis.Error
 			switch {
@@ -247,6 +266,9 @@ func (b *Broker) receive() {
 				}
 			case b.up.Swap(false):
 				b.log.Warn("redisbroker: lost the server; reconnecting", "url", b.where, "err", err)
+			}
+			if err == errSilent { // after Publish learnt of it: dialling may take a while
+				b.renew()
 			}
 			// The next Receive dials again (if the link broke); wait a
 			// little first so a server that is down is not hammered.
@@ -277,6 +299,31 @@ func (b *Broker) receive() {
 				}
 			}
 		}
+	}
+}
+
+// errSilent is why a subscription that answered nothing, a PING
+// included, for 2 × healthEvery was given up.
+var errSilent = fmt.Errorf("no answer from the server within %v, not even to a ping", 2*healthEvery)
+
+// isTimeout reports whether err is a read that timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// renew replaces the subscription by a new one on a new connection (go-redis
+// would go on waiting on the old one, whose server answers nothing) and
+// closes the old. Only receive calls it.
+func (b *Broker) renew() {
+	b.psMu.Lock()
+	old := b.ps
+	if b.ctx.Err() == nil { // else Close has taken, or will take, b.ps to close it
+		b.ps = b.client.Subscribe(b.ctx, b.channel)
+	}
+	b.psMu.Unlock()
+	if old != b.ps {
+		_ = old.Close()
 	}
 }
 
@@ -402,7 +449,10 @@ func (b *Broker) Close() error {
 		b.queue.Close(ctx)
 		cancel()
 		b.cancel()
-		psErr := b.ps.Close()
+		b.psMu.Lock()
+		ps := b.ps
+		b.psMu.Unlock()
+		psErr := ps.Close()
 		b.wg.Wait()
 		b.hub.Close()
 		pubErr := b.pub.Close()

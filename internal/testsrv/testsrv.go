@@ -37,6 +37,7 @@ type Server struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
+	frozen bool // SIGSTOPped by Freeze
 	outMu  sync.Mutex
 	out    *bytes.Buffer
 }
@@ -218,6 +219,33 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 // Kill ends the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 
+// Freeze stops the server's process with SIGSTOP, as a hung server or a
+// host that is gone without closing its connections looks from outside:
+// its sockets stay open and it answers nothing. Thaw (or Stop, Kill)
+// ends it.
+func (s *Server) Freeze() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && !s.frozen {
+		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+		s.frozen = true
+	}
+}
+
+// Thaw lets a frozen server go on (SIGCONT).
+func (s *Server) Thaw() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.thaw()
+}
+
+func (s *Server) thaw() {
+	if s.cmd != nil && s.frozen {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	}
+	s.frozen = false
+}
+
 // Restart stops the server and starts it again on the same port and data.
 func (s *Server) Restart() {
 	s.t.Helper()
@@ -235,6 +263,7 @@ func (s *Server) signal(sig syscall.Signal) {
 		sig = syscall.SIGINT // "fast" shutdown: do not wait for clients to leave
 	}
 	_ = s.cmd.Process.Signal(sig)
+	s.thaw() // a stopped process handles its SIGTERM once it runs again
 	select {
 	case <-s.exited:
 	case <-time.After(10 * time.Second):
