@@ -913,7 +913,7 @@
   // post shows the message as pending and sends it; a message with the
   // same id is stored once however often it is sent (client_id).
   function post(c, body, id) {
-    id = id || newID();
+    id = id || ParleyClient.newClientID();
     c.pending.set(id, { text: body, failed: null, kind: c.kind, name: c.name, key: c.key });
     saveOutbox();
     if (S.current === c.key) {
@@ -958,8 +958,6 @@
     if (S.current) renderMessages();
     renderSidebar();
   }
-
-  function newID() { return ParleyClient.newClientID(); }
 
   function askNotificationsOnce() {
     if (!("Notification" in window) || Notification.permission !== "default" || store.get("asked-notify")) return;

@@ -86,6 +86,25 @@ func RunNetwork(t *testing.T, nb Network) {
 	t.Run("CloseSendsWhatIsQueued", func(t *testing.T) { testCloseSendsWhatIsQueued(t, nb) })
 }
 
+// pair opens two brokers on srv sharing a channel of their own, each
+// subscribed by a Collector and with an OnReconnect that signals its
+// channel, and waits until both hear each other.
+func (nb Network) pair(t *testing.T, srv Server) ([]parley.Broker, []*Collector, []chan struct{}) {
+	t.Helper()
+	channel := nb.Channel()
+	reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
+	var brokers []parley.Broker
+	var cs []*Collector
+	for i := range 2 {
+		b := nb.open(t, srv, channel, func() { reconnected[i] <- struct{}{} })
+		c := NewCollector(fmt.Sprintf("subscription on broker %d", i))
+		b.Subscribe(c.Fn)
+		brokers, cs = append(brokers, b), append(cs, c)
+	}
+	WaitReady(t, brokers, cs...)
+	return brokers, cs, reconnected
+}
+
 // testServerRestart: after the server comes back (stopped, killed, or
 // restarted at once), three times over, the brokers reconnect by
 // themselves, re-subscribe, call OnReconnect, and what is published
@@ -95,17 +114,7 @@ func testServerRestart(t *testing.T, nb Network) {
 	for _, how := range []string{"Stop", "Kill", "Restart"} {
 		t.Run(how, func(t *testing.T) {
 			srv := nb.Start(t)
-			channel := nb.Channel()
-			reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
-			var brokers []parley.Broker
-			var cs []*Collector
-			for i := range 2 {
-				b := nb.open(t, srv, channel, func() { reconnected[i] <- struct{}{} })
-				c := NewCollector(fmt.Sprintf("subscription on broker %d", i))
-				b.Subscribe(c.Fn)
-				brokers, cs = append(brokers, b), append(cs, c)
-			}
-			WaitReady(t, brokers, cs...)
+			brokers, cs, reconnected := nb.pair(t, srv)
 			for round := range 3 {
 				room := fmt.Sprintf("round%d", round)
 				switch how {
@@ -153,17 +162,7 @@ const FrozenWithin = 10 * time.Second
 // called, and what is published afterwards arrives.
 func testFrozenServer(t *testing.T, nb Network) {
 	srv := nb.Start(t)
-	channel := nb.Channel()
-	reconnected := []chan struct{}{make(chan struct{}, 10), make(chan struct{}, 10)}
-	var brokers []parley.Broker
-	var cs []*Collector
-	for i := range 2 {
-		b := nb.open(t, srv, channel, func() { reconnected[i] <- struct{}{} })
-		c := NewCollector(fmt.Sprintf("subscription on broker %d", i))
-		b.Subscribe(c.Fn)
-		brokers, cs = append(brokers, b), append(cs, c)
-	}
-	WaitReady(t, brokers, cs...)
+	brokers, cs, reconnected := nb.pair(t, srv)
 	srv.Freeze()
 	frozen := time.Now()
 	for i, b := range brokers {
