@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,5 +90,33 @@ func TestOpenUpgradesAVersion1Database(t *testing.T) {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil || version != len(files) {
 		t.Errorf("user_version = %d, %v; want %d, one per migration", version, err, len(files))
+	}
+}
+
+// A database a newer program has upgraded is refused, not used: this
+// program does not know what its schema means.
+func TestOpenRefusesANewerDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "newer.db")
+	s, err := sqlite.Open(ctx, path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA user_version = 99"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := sqlite.Open(ctx, path, sqlite.Options{}); err == nil {
+		s.Close()
+		t.Fatal("Open of a database at schema version 99 succeeded")
+	} else if !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a database at schema version 99: %v; want it called newer", err)
 	}
 }

@@ -175,7 +175,8 @@ func dsn(path string, opts Options, readOnly bool) string {
 	return "file:" + path + "?" + q.Encode()
 }
 
-// migrate applies, in order, every migration past PRAGMA user_version.
+// migrate applies, in order, every migration past PRAGMA user_version; a
+// database at a version past them all (a newer program's) is refused.
 func migrate(ctx context.Context, db *sql.DB) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -185,6 +186,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	var version int
 	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if version > len(names) {
+		return fmt.Errorf("sqlite: the database's schema is at version %d, newer than this program's %d; run a newer parley", version, len(names))
 	}
 	for i := version; i < len(names); i++ {
 		body, err := migrations.ReadFile(names[i])
