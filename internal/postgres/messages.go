@@ -2,13 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-chat/parley"
 )
@@ -69,6 +67,11 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 	if s.closed.Load() {
 		return parley.Message{}, false, errClosed
 	}
+	return s.appendOne(ctx, m)
+}
+
+// appendOne is Append, also for the writer's queue after Close.
+func (s *Store) appendOne(ctx context.Context, m parley.Message) (parley.Message, bool, error) {
 	fromKey, toKey := parley.NickKey(m.From), parley.NickKey(m.To)
 	mentions := m.Mentions
 	if mentions == nil {
@@ -96,8 +99,7 @@ func (s *Store) Append(ctx context.Context, m parley.Message) (parley.Message, b
 		stored, dup, err = scanAppended(s.pool.QueryRow(ctx, appendSQL, args...))
 	}
 
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_client_id" {
+	if isClientIDConflict(err) {
 		// Another node stored the same client_id first, and committed.
 		stored, err = scanMessage(s.pool.QueryRow(ctx, findDupSQL, fromKey, m.ClientID))
 		if err != nil {

@@ -39,6 +39,10 @@
 // unique index, and the statement of the second fails as a whole (the
 // seq it took is rolled back with it) and returns the first's message.
 //
+// QueueAppend (pipeline.go) stores queued room messages a batch per
+// transaction: the same row locks, taken for a block of seqs per room at
+// once, in room-name order.
+//
 // Message IDs come from an identity sequence. Sequence numbers are handed
 // out in increasing order, but transactions commit in their own order, so
 // an ID can become visible after a larger one. Within a room that cannot
@@ -96,6 +100,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -139,6 +144,13 @@ const retryAfter = time.Second
 type Store struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+
+	// The writer of queued appends (pipeline.go): reqs is its queue,
+	// closed by Close under queueMu once closed is set; writerDone is
+	// closed when the writer has drained it and ended.
+	reqs       chan *appendReq
+	queueMu    sync.RWMutex
+	writerDone chan struct{}
 }
 
 // Open connects to the database at url (a postgres:// URL or a key=value
@@ -179,6 +191,8 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, s.wrap(err, "open "+where)
 	}
+	s.reqs, s.writerDone = make(chan *appendReq, 4*maxBatch), make(chan struct{})
+	go s.writer()
 	return s, nil
 }
 
@@ -194,12 +208,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for the calls in progress to return their connections, then
-// closes them. Calls after Close fail with EUnavailable.
+// Close stores what is queued (QueueAppend), waits for the calls in
+// progress to return their connections, then closes them. Calls after
+// Close fail with EUnavailable.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.queueMu.Lock()
+	close(s.reqs)
+	s.queueMu.Unlock()
+	<-s.writerDone
 	s.pool.Close()
 	return nil
 }

@@ -108,11 +108,22 @@ func TestTwoNodesShareSequences(t *testing.T) {
 	for n, s := range nodes {
 		for w := range writers {
 			wg.Go(func() {
+				// Half the writers queue all their messages at once (a
+				// pipelining connection: the store's batches), half append
+				// one at a time.
+				var waits []func() (parley.Message, bool, error)
 				for i := range each {
 					m := parley.Message{Room: rooms[(w+i)%3], From: fmt.Sprintf("n%dw%d", n, w), Text: "x", HTML: "x",
 						ClientID: fmt.Sprint(i), CreatedAt: storetest.T0}
-					if _, dup, err := s.Append(ctx, m); err != nil || dup {
+					if w%2 == 0 {
+						waits = append(waits, s.QueueAppend(ctx, m))
+					} else if _, dup, err := s.Append(ctx, m); err != nil || dup {
 						errs <- fmt.Errorf("node %d writer %d: Append = dup %v, %v", n, w, dup, err)
+					}
+				}
+				for _, wait := range waits {
+					if _, dup, err := wait(); err != nil || dup {
+						errs <- fmt.Errorf("node %d writer %d: QueueAppend = dup %v, %v", n, w, dup, err)
 					}
 				}
 			})
@@ -132,7 +143,14 @@ func TestTwoNodesShareSequences(t *testing.T) {
 				<-start
 				m := parley.Message{Room: rooms[p%3], From: "twice", Text: fmt.Sprint("pair ", p), HTML: "x",
 					ClientID: fmt.Sprint("same-", p), CreatedAt: storetest.T0}
-				got, dup, err := s.Append(ctx, m)
+				var got parley.Message
+				var dup bool
+				var err error
+				if n == 0 { // one node's writer batch against the other's Append
+					got, dup, err = s.QueueAppend(ctx, m)()
+				} else {
+					got, dup, err = s.Append(ctx, m)
+				}
 				if err != nil {
 					errs <- fmt.Errorf("pair %d node %d: %v", p, n, err)
 				}

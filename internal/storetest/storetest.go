@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"HistoryPages", testHistory},
 		{"AfterResumes", testAfter},
 		{"ConcurrentAppendsKeepSequencesGapFree", testConcurrentAppends},
+		{"QueuedAppendsKeepTheirOrderAndFindDuplicates", testQueuedAppends},
 		{"ClaimNickname", testClaimNickname},
 		{"TouchUserNeverMovesTheCursorBack", testTouchUser},
 		{"DirectSinceReturnsMessagesToTheUser", testDirectSince},
@@ -176,6 +177,78 @@ func testDirectSequences(t *testing.T, s parley.Store) {
 	}
 	if got := texts(MustHistory(t, s, key, 0, 10)); got != "dm" {
 		t.Errorf("History(%s) = %q; want dm", key, got)
+	}
+}
+
+// queuer is a store that takes appends into a queue (node pipelines a
+// connection's sends with it); both stores are.
+type queuer interface {
+	QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error))
+}
+
+// testQueuedAppends: appends queued one after another, hundreds at a time
+// (so that the store takes many in one batch), are stored in that order
+// within their rooms, gap-free; a client_id stored before, or queued
+// earlier in the same burst, is answered with its original and uses no
+// seq; a direct message and a message without client_id among them are
+// stored as alone.
+func testQueuedAppends(t *testing.T, s parley.Store) {
+	q, ok := s.(queuer)
+	if !ok {
+		t.Skip("the store does not queue appends")
+	}
+	before := MustAppend(t, s, parley.Message{Room: "lobby", From: "Alice", Text: "before", ClientID: "c-before"})
+	const n = 600
+	msgs := make([]parley.Message, n)
+	waits := make([]func() (parley.Message, bool, error), n)
+	dupOf := map[int]int{} // i → the index of the message it repeats (-1: before)
+	for i := range msgs {
+		m := parley.Message{Room: fmt.Sprint("q", i%3), From: fmt.Sprint("p", i%7), Text: fmt.Sprint(i), HTML: fmt.Sprint("<p>", i, "</p>"), ClientID: fmt.Sprint("id-", i), CreatedAt: T0}
+		switch i {
+		case 100:
+			m = parley.Message{Room: "lobby", From: "alice", Text: "before, again", ClientID: "c-before", CreatedAt: T0}
+			dupOf[i] = -1
+		case 201:
+			m.From, m.ClientID = msgs[200].From, msgs[200].ClientID
+			dupOf[i] = 200
+		case 300:
+			m = parley.Message{Room: parley.DMKey("alice", "bob"), From: "alice", To: "bob", Text: "dm", ClientID: "dm-1", CreatedAt: T0}
+		case 301:
+			m.ClientID = ""
+		}
+		msgs[i], waits[i] = m, q.QueueAppend(ctx, m)
+	}
+	next := map[string]int64{}
+	stored := make([]parley.Message, n)
+	for i, wait := range waits {
+		got, dup, err := wait()
+		if err != nil {
+			t.Fatalf("queued append %d: %v", i, err)
+		}
+		stored[i] = got
+		if j, ok := dupOf[i]; ok {
+			want := before
+			if j >= 0 {
+				want = stored[j]
+			}
+			if !dup || got.ID != want.ID || got.Seq != want.Seq || got.Text != want.Text {
+				t.Errorf("queued append %d (a repeated client_id) = %+v, dup %v; want the original %+v, dup", i, got, dup, want)
+			}
+			continue
+		}
+		next[got.Room]++
+		if dup || got.Seq != next[got.Room] || got.Room != msgs[i].Room || got.Text != msgs[i].Text || got.ClientID != msgs[i].ClientID || !got.CreatedAt.Equal(T0) {
+			t.Fatalf("queued append %d = %+v, dup %v; want %q in %s with seq %d", i, got, dup, msgs[i].Text, msgs[i].Room, next[got.Room])
+		}
+	}
+	for room, last := range next {
+		r, err := s.EnsureRoom(ctx, room)
+		if err != nil || r.LastSeq != last {
+			t.Errorf("room %s = %+v, %v; want last seq %d", room, r, err, last)
+		}
+	}
+	if h := MustHistory(t, s, "lobby", 0, 10); len(h) != 1 {
+		t.Errorf("lobby history = %+v; want only the message sent before", h)
 	}
 }
 

@@ -1,0 +1,360 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/parley-chat/parley"
+)
+
+// Pipelined appends. QueueAppend hands a message to the store's one
+// writer goroutine and returns at once; the caller waits later. The writer
+// takes what is queued (at most maxBatch) and stores the batch's room
+// messages in one transaction — one commit, one WAL flush for all of them:
+//
+//  1. the batch's client_ids already stored (one query) are answered with
+//     their originals, and a client_id repeated within the batch with the
+//     message of its first;
+//  2. each room's block of seqs is taken with one upsert of the rooms rows
+//     (last_seq + the room's count), rooms in name order, so that two
+//     nodes' batches lock their rows in the same order and never deadlock;
+//     the row locks keep other writers of those rooms waiting until the
+//     commit, as Append's do;
+//  3. the messages are inserted with their seqs, in queue order, in one
+//     round trip.
+//
+// If another node stores one of the batch's client_ids between 1 and 3,
+// the insert meets the unique index, the whole transaction is rolled back
+// (seqs included) and the batch's messages are appended one at a time
+// (Append, which finds the other's message). Direct messages go through
+// Append after the batch, one at a time within a conversation and
+// conversations side by side: they take their people's advisory locks
+// (see the package comment), and they are few. Messages queued one after another keep their order within their
+// conversation, which is all the order a seq promises.
+const (
+	maxBatch     = 256
+	queueWait    = 100 * time.Millisecond // a full queue refuses after this
+	batchTimeout = 10 * time.Second       // one batch transaction
+)
+
+// errBusy refuses a queued append when the writer's queue stays full.
+var errBusy = &parley.Error{Code: parley.EUnavailable, Message: "the server is storing messages as fast as it can; retry shortly", RetryAfter: 500 * time.Millisecond}
+
+// appendReq is one queued append and where its outcome goes.
+type appendReq struct {
+	ctx  context.Context
+	m    parley.Message
+	done chan appendResult // capacity 1
+}
+
+type appendResult struct {
+	m   parley.Message
+	dup bool
+	err error
+}
+
+func (r *appendReq) answer(m parley.Message, dup bool, err error) {
+	r.done <- appendResult{m, dup, err}
+}
+
+// QueueAppend puts m in the writer's queue now and returns a function that
+// waits for the outcome of Append (or ctx's end). Messages queued one
+// after another are stored in that order within their conversation — a
+// room's seqs follow it — so a connection may queue its next message
+// while the one before waits for its commit. A full queue (the database
+// is behind) refuses after 100 ms with EUnavailable; so does a closed
+// Store.
+func (s *Store) QueueAppend(ctx context.Context, m parley.Message) (wait func() (parley.Message, bool, error)) {
+	req := &appendReq{ctx: ctx, m: m, done: make(chan appendResult, 1)}
+	if err := s.enqueue(ctx, req); err != nil {
+		return func() (parley.Message, bool, error) { return parley.Message{}, false, err }
+	}
+	return func() (parley.Message, bool, error) {
+		select {
+		case r := <-req.done:
+			return r.m, r.dup, r.err
+		case <-ctx.Done():
+			return parley.Message{}, false, ctx.Err()
+		}
+	}
+}
+
+// enqueue admits req to the writer's queue, waiting at most queueWait for
+// room.
+func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
+	s.queueMu.RLock()
+	defer s.queueMu.RUnlock()
+	if s.closed.Load() {
+		return errClosed
+	}
+	select {
+	case s.reqs <- req:
+		return nil
+	default:
+	}
+	full := time.NewTimer(queueWait)
+	defer full.Stop()
+	select {
+	case s.reqs <- req:
+		return nil
+	case <-full.C:
+		return errBusy
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer stores what is queued, a batch at a time, until Close closes the
+// queue and it is drained.
+func (s *Store) writer() {
+	defer close(s.writerDone)
+	batch := make([]*appendReq, 0, maxBatch)
+	for req := range s.reqs {
+		batch = append(batch[:0], req)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.storeBatch(batch)
+		clear(batch)
+	}
+}
+
+// storeBatch answers every request of batch.
+func (s *Store) storeBatch(batch []*appendReq) {
+	var rooms, direct []*appendReq
+	for _, r := range batch {
+		switch {
+		case r.ctx.Err() != nil:
+			r.answer(parley.Message{}, false, r.ctx.Err()) // the caller is gone: do not write for it
+		case isDirect(r.m):
+			direct = append(direct, r)
+		default:
+			rooms = append(rooms, r)
+		}
+	}
+	if len(rooms) == 1 {
+		direct = append(rooms, direct...)
+	} else if len(rooms) > 1 {
+		if err := s.storeRooms(rooms); err != nil {
+			if !isClientIDConflict(err) {
+				err = s.wrap(err, fmt.Sprintf("append %d messages", len(rooms)))
+				for _, r := range rooms {
+					r.answer(parley.Message{}, false, err)
+				}
+			} else { // rolled back: one at a time, each finds what the other node stored
+				direct = append(rooms, direct...)
+			}
+		}
+	}
+	// One at a time within a conversation, conversations side by side (as
+	// many as the pool has connections).
+	byConversation := map[string][]*appendReq{}
+	for _, r := range direct {
+		byConversation[r.m.Room] = append(byConversation[r.m.Room], r)
+	}
+	var wg sync.WaitGroup
+	for _, rs := range byConversation {
+		wg.Go(func() {
+			for _, r := range rs {
+				r.answer(s.appendOne(r.ctx, r.m))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// isDirect reports whether m is a direct message (Append takes its
+// people's locks).
+func isDirect(m parley.Message) bool {
+	_, _, direct := people(m.Room, parley.NickKey(m.From), parley.NickKey(m.To))
+	return direct
+}
+
+// isClientIDConflict reports whether err is the unique index of client_ids
+// refusing a row: another transaction stored the same one first.
+func isClientIDConflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "messages_client_id"
+}
+
+// The statements of a batch (see the comment at the top).
+const (
+	seenSQL = `SELECT sender_key, ` + messageColumns + ` FROM messages
+		WHERE client_id <> '' AND (client_id, sender_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
+	takeSeqsSQL = `INSERT INTO rooms AS r (name, last_seq, created_at)
+		SELECT name, n, date_trunc('milliseconds', now()) FROM unnest($1::text[], $2::int8[]) AS t(name, n)
+		ON CONFLICT (name) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
+		RETURNING name, last_seq`
+	insertSQL = `INSERT INTO messages (room, seq, sender, sender_key, recipient, recipient_key, text, html, mentions, client_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		RETURNING ` + messageColumns
+)
+
+// batched is a room message of a batch on its way.
+type batched struct {
+	req     *appendReq
+	fromKey string
+	dupOf   int            // -1, or the index in the batch of the first with this client_id
+	prev    parley.Message // stored before, if seen
+	seen    bool
+	stored  parley.Message
+}
+
+type clientKey struct{ clientID, senderKey string }
+
+// storeRooms stores reqs, room messages in queue order, in one
+// transaction and answers each; on an error it answers none (nothing was
+// committed, unless the commit itself failed, which is reported so).
+func (s *Store) storeRooms(reqs []*appendReq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // nothing after a commit
+
+	items := make([]batched, len(reqs))
+	var clientIDs, senders []string
+	for i, r := range reqs {
+		items[i] = batched{req: r, fromKey: parley.NickKey(r.m.From), dupOf: -1}
+		if r.m.ClientID != "" {
+			clientIDs, senders = append(clientIDs, r.m.ClientID), append(senders, items[i].fromKey)
+		}
+	}
+	// 1. client_ids stored before, or earlier in this batch.
+	seen := map[clientKey]parley.Message{}
+	if len(clientIDs) > 0 {
+		rows, err := tx.Query(ctx, seenSQL, clientIDs, senders)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				key string
+				m   parley.Message
+			)
+			if err := rows.Scan(&key, &m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt, &m.Deleted, &m.DeletedBy); err != nil {
+				rows.Close()
+				return err
+			}
+			seen[clientKey{m.ClientID, key}] = tidy(m)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	first := map[clientKey]int{}
+	counts := map[string]int64{}
+	for i := range items {
+		b := &items[i]
+		if id := b.req.m.ClientID; id != "" {
+			k := clientKey{id, b.fromKey}
+			if prev, ok := seen[k]; ok {
+				b.prev, b.seen = prev, true
+				continue
+			}
+			if j, ok := first[k]; ok {
+				b.dupOf = j
+				continue
+			}
+			first[k] = i
+		}
+		counts[b.req.m.Room]++
+	}
+	// 2. each room's block of seqs, rooms in name order.
+	next := map[string]int64{}
+	if len(counts) > 0 {
+		names := make([]string, 0, len(counts))
+		for name := range counts {
+			names = append(names, name)
+		}
+		slices.SortFunc(names, cmp.Compare)
+		ns := make([]int64, len(names))
+		for i, name := range names {
+			ns[i] = counts[name]
+		}
+		rows, err := tx.Query(ctx, takeSeqsSQL, names, ns)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				name string
+				last int64
+			)
+			if err := rows.Scan(&name, &last); err != nil {
+				rows.Close()
+				return err
+			}
+			next[name] = last - counts[name] + 1
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	// 3. the messages, in one round trip.
+	batch := &pgx.Batch{}
+	for i := range items {
+		b := &items[i]
+		if b.seen || b.dupOf >= 0 {
+			continue
+		}
+		m := b.req.m
+		seq := next[m.Room]
+		next[m.Room]++
+		mentions := m.Mentions
+		if mentions == nil {
+			mentions = []string{}
+		}
+		batch.Queue(insertSQL, m.Room, seq, m.From, b.fromKey, m.To, parley.NickKey(m.To), m.Text, m.HTML, mentions, m.ClientID, ms(m.CreatedAt)).
+			QueryRow(func(row pgx.Row) error {
+				var err error
+				b.stored, err = scanMessage(row)
+				return err
+			})
+	}
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		// The outcome is not known: answer every message with the error
+		// (a resend with the same client_id finds it if it was stored).
+		err = s.wrap(err, fmt.Sprintf("commit %d messages", len(reqs)))
+		for _, r := range reqs {
+			r.answer(parley.Message{}, false, err)
+		}
+		return nil
+	}
+	for i := range items {
+		b := &items[i]
+		switch {
+		case b.seen:
+			b.req.answer(b.prev, true, nil)
+		case b.dupOf >= 0:
+			b.req.answer(items[b.dupOf].stored, true, nil)
+		default:
+			b.req.answer(b.stored, false, nil)
+		}
+	}
+	return nil
+}
