@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/admit"
 )
 
 // Pipelined appends. QueueAppend hands a message to the store's one
@@ -95,21 +96,11 @@ func (s *Store) enqueue(ctx context.Context, req *appendReq) error {
 	if s.closed.Load() {
 		return errClosed
 	}
-	select {
-	case s.reqs <- req:
-		return nil
-	default:
-	}
-	full := time.NewTimer(queueWait)
-	defer full.Stop()
-	select {
-	case s.reqs <- req:
-		return nil
-	case <-full.C:
+	err := admit.Send(ctx, s.reqs, req, queueWait)
+	if errors.Is(err, admit.ErrFull) {
 		return errBusy
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return err
 }
 
 // writer stores what is queued, a batch at a time, until Close closes the

@@ -539,3 +539,50 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Error("Open of a bad URL succeeded")
 	}
 }
+
+// A database that stops answering (SIGSTOP) does not make queued sends
+// pile up: once the writer's queue is full, the next send is refused
+// within about 100 ms with unavailable and a retry-after hint, and when
+// the database answers again every send that was taken is stored, in
+// order.
+func TestAStuckDatabaseRefusesQueuedSendsAtOnce(t *testing.T) {
+	c := newCluster(t)
+	s := mustOpen(t, c.newDB(t))
+	t.Cleanup(func() { _ = s.Close() })
+	storetest.MustAppend(t, s, parley.Message{Room: "lobby", Text: "before"}) // a connection in the pool
+	c.srv.Freeze()
+	thawed := false
+	defer func() {
+		if !thawed {
+			c.srv.Thaw()
+		}
+	}()
+	var waits []func() (parley.Message, bool, error)
+	var refused error
+	for i := range 4000 {
+		start := time.Now()
+		wait := s.QueueAppend(ctx, parley.Message{Room: "lobby", From: "bot", Text: fmt.Sprint(i), HTML: "x", CreatedAt: storetest.T0})
+		if took := time.Since(start); took >= 50*time.Millisecond {
+			_, _, refused = wait()
+			if took > time.Second {
+				t.Errorf("refused after %v; want about 100 ms", took)
+			}
+			break
+		}
+		waits = append(waits, wait)
+	}
+	if parley.ErrorCode(refused) != parley.EUnavailable || parley.ErrorRetryAfter(refused) <= 0 {
+		t.Fatalf("a send into a full queue, %d taken: %v; want unavailable with a retry-after", len(waits), refused)
+	}
+	c.srv.Thaw()
+	thawed = true
+	for i, wait := range waits {
+		m, _, err := wait()
+		if err != nil {
+			t.Fatalf("taken send %d after the database came back: %v", i, err)
+		}
+		if m.Seq != int64(i+2) {
+			t.Fatalf("taken send %d: seq %d; want %d", i, m.Seq, i+2)
+		}
+	}
+}

@@ -3,10 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/parley-chat/parley"
+	"github.com/parley-chat/parley/internal/admit"
 )
 
 // writeReq is one write: fn runs inside the writer's transaction. fn must
@@ -67,22 +69,12 @@ func (s *Store) enqueue(ctx context.Context, req *writeReq) error {
 	if s.closed {
 		return errClosed
 	}
-	select {
-	case s.reqs <- req:
-		return nil
-	default:
-	}
-	full := time.NewTimer(queueWait)
-	defer full.Stop()
-	select {
-	case s.reqs <- req:
-		return nil
-	case <-full.C:
+	err := admit.Send(ctx, s.reqs, req, queueWait)
+	if errors.Is(err, admit.ErrFull) {
 		s.refused.Add(1)
 		return errBusy
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	return err
 }
 
 // gatherWait is how long a busy writer (one that committed within the

@@ -15,7 +15,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -219,17 +221,53 @@ func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
 // Kill ends the server with SIGKILL, as a crash would, and waits for it.
 func (s *Server) Kill() { s.signal(syscall.SIGKILL) }
 
-// Freeze stops the server's process with SIGSTOP, as a hung server or a
-// host that is gone without closing its connections looks from outside:
-// its sockets stay open and it answers nothing. Thaw (or Stop, Kill)
-// ends it.
+// Freeze stops the server's processes with SIGSTOP — the server first, so
+// that it starts no more, then its descendants (PostgreSQL's backends,
+// each in a session of its own) — as a hung server or a host that is
+// gone without closing its connections looks from outside: its sockets
+// stay open and it answers nothing. Thaw (or Stop, Kill) ends it.
 func (s *Server) Freeze() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil && !s.frozen {
 		_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+		for _, pid := range descendants(s.cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGSTOP)
+		}
 		s.frozen = true
 	}
+}
+
+// descendants returns the processes under pid (children first), read
+// from /proc.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid …; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		fields := strings.Fields(string(b[i+1:]))
+		p, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		if len(fields) > 1 {
+			pp, _ := strconv.Atoi(fields[1])
+			parent[p] = pp
+		}
+	}
+	var out []int
+	for frontier := []int{pid}; len(frontier) > 0; {
+		var next []int
+		for p, pp := range parent {
+			if slices.Contains(frontier, pp) {
+				next = append(next, p)
+			}
+		}
+		out, frontier = append(out, next...), next
+	}
+	return out
 }
 
 // Thaw lets a frozen server go on (SIGCONT).
@@ -241,6 +279,9 @@ func (s *Server) Thaw() {
 
 func (s *Server) thaw() {
 	if s.cmd != nil && s.frozen {
+		for _, pid := range descendants(s.cmd.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+		}
 		_ = s.cmd.Process.Signal(syscall.SIGCONT)
 	}
 	s.frozen = false
