@@ -233,22 +233,15 @@ func (s *Store) storeRooms(reqs []*appendReq) error {
 	// 1. client_ids stored before, or earlier in this batch.
 	seen := map[clientKey]parley.Message{}
 	if len(clientIDs) > 0 {
-		rows, err := tx.Query(ctx, seenSQL, clientIDs, senders)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var (
-				key string
-				m   parley.Message
-			)
-			if err := rows.Scan(&key, &m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt, &m.Deleted, &m.DeletedBy); err != nil {
-				rows.Close()
-				return err
-			}
+		rows, _ := tx.Query(ctx, seenSQL, clientIDs, senders) // an error comes back from ForEachRow
+		var (
+			key string
+			m   parley.Message
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&key, &m.ID, &m.Room, &m.Seq, &m.From, &m.To, &m.Text, &m.HTML, &m.Mentions, &m.ClientID, &m.CreatedAt, &m.Deleted, &m.DeletedBy}, func() error {
 			seen[clientKey{m.ClientID, key}] = tidy(m)
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
@@ -282,22 +275,15 @@ func (s *Store) storeRooms(reqs []*appendReq) error {
 		for i, name := range names {
 			ns[i] = counts[name]
 		}
-		rows, err := tx.Query(ctx, takeSeqsSQL, names, ns)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var (
-				name string
-				last int64
-			)
-			if err := rows.Scan(&name, &last); err != nil {
-				rows.Close()
-				return err
-			}
+		rows, _ := tx.Query(ctx, takeSeqsSQL, names, ns) // as above
+		var (
+			name string
+			last int64
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&name, &last}, func() error {
 			next[name] = last - counts[name] + 1
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
