@@ -129,19 +129,19 @@ func (s *Store) writer() {
 
 // storeBatch answers every request of batch.
 func (s *Store) storeBatch(batch []*appendReq) {
-	var rooms, direct []*appendReq
+	var rooms, oneByOne []*appendReq // oneByOne: direct messages, and what the room batch hands back
 	for _, r := range batch {
 		switch {
 		case r.ctx.Err() != nil:
 			r.answer(parley.Message{}, false, r.ctx.Err()) // the caller is gone: do not write for it
 		case isDirect(r.m):
-			direct = append(direct, r)
+			oneByOne = append(oneByOne, r)
 		default:
 			rooms = append(rooms, r)
 		}
 	}
 	if len(rooms) == 1 {
-		direct = append(rooms, direct...)
+		oneByOne = append(rooms, oneByOne...)
 	} else if len(rooms) > 1 {
 		if err := s.storeRooms(rooms); err != nil {
 			if !isClientIDConflict(err) {
@@ -150,23 +150,34 @@ func (s *Store) storeBatch(batch []*appendReq) {
 					r.answer(parley.Message{}, false, err)
 				}
 			} else { // rolled back: one at a time, each finds what the other node stored
-				direct = append(rooms, direct...)
+				oneByOne = append(rooms, oneByOne...)
 			}
 		}
 	}
-	// One at a time within a conversation, conversations side by side (as
-	// many as the pool has connections).
+	s.appendEach(oneByOne)
+}
+
+// appendEach appends reqs one at a time within a conversation, and
+// conversations side by side (as many as the pool has connections); a
+// single conversation — the common case under light load — on the
+// writer's own goroutine.
+func (s *Store) appendEach(reqs []*appendReq) {
+	run := func(rs []*appendReq) {
+		for _, r := range rs {
+			r.answer(s.appendOne(r.ctx, r.m))
+		}
+	}
+	if len(reqs) == 0 || !slices.ContainsFunc(reqs, func(r *appendReq) bool { return r.m.Room != reqs[0].m.Room }) {
+		run(reqs)
+		return
+	}
 	byConversation := map[string][]*appendReq{}
-	for _, r := range direct {
+	for _, r := range reqs {
 		byConversation[r.m.Room] = append(byConversation[r.m.Room], r)
 	}
 	var wg sync.WaitGroup
 	for _, rs := range byConversation {
-		wg.Go(func() {
-			for _, r := range rs {
-				r.answer(s.appendOne(r.ctx, r.m))
-			}
-		})
+		wg.Go(func() { run(rs) })
 	}
 	wg.Wait()
 }
