@@ -35,6 +35,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.intVar(&cfg.Subscribers, "subscribers", "PARLEY_BENCH_SUBSCRIBERS", 1000, "connections that only read")
 	fs.intVar(&cfg.Publishers, "publishers", "PARLEY_BENCH_PUBLISHERS", 1, "connections that send (and read their room)")
 	fs.intVar(&cfg.Rooms, "rooms", "PARLEY_BENCH_ROOMS", 1, "rooms the connections are spread over")
+	fs.boolVar(&cfg.Direct, "direct", "PARLEY_BENCH_DIRECT", false, "publishers send direct messages to one another, each to every other in turn, instead of to their room (each is delivered to both people)")
 	fs.floatVar(&cfg.Rate, "rate", "PARLEY_BENCH_RATE", 0, "messages per second in all; 0: as fast as acknowledgements allow (a window of 64 per publisher)")
 	fs.durationVar(&cfg.Duration, "duration", "PARLEY_BENCH_DURATION", 10*time.Second, "how long publishers send")
 	fs.intVar(&cfg.Size, "size", "PARLEY_BENCH_SIZE", 64, "message size in bytes")
@@ -72,8 +73,12 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	fmt.Fprintf(stdout, "%d subscribers, %d publishers, %d rooms, %s, %d-byte messages, %s\n",
-		cfg.Subscribers, cfg.Publishers, cfg.Rooms, cfg.Protocol, cfg.Size, rateText(cfg.Rate))
+	kind := "room messages"
+	if cfg.Direct {
+		kind = "direct messages"
+	}
+	fmt.Fprintf(stdout, "%d subscribers, %d publishers, %d rooms, %s, %s of %d bytes, %s\n",
+		cfg.Subscribers, cfg.Publishers, cfg.Rooms, cfg.Protocol, kind, cfg.Size, rateText(cfg.Rate))
 	fmt.Fprintf(stdout, "| deliveries/s | p50 ms | p90 ms | p99 ms | max ms | sent | lost | duplicated | disconnected | bench CPU s |\n")
 	fmt.Fprintf(stdout, "|---|---|---|---|---|---|---|---|---|---|\n")
 	fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %d | %.1f |\n",

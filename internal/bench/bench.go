@@ -40,6 +40,13 @@ type Config struct {
 	// ServerPID, when not 0, is the server's process on this machine: its
 	// CPU time over the send phase and its resident memory are reported.
 	ServerPID int
+	// Direct makes the publishers send direct messages to one another
+	// instead of to their room: publisher p's n-th message goes to the
+	// publisher (p + 1 + n mod (publishers − 1)) mod publishers, so each
+	// talks with every other in turn, and each message is delivered twice
+	// (to the recipient and back to the sender, as to every one of the two
+	// people's connections).
+	Direct bool
 }
 
 // Result is what a run measured.
@@ -100,6 +107,9 @@ func (c *Config) defaults() error {
 	if c.Subscribers < 0 || c.Publishers < 0 || c.Subscribers+c.Publishers == 0 {
 		return errors.New("want some connections, and no negative counts")
 	}
+	if c.Direct && c.Publishers < 2 {
+		return errors.New("direct messages want at least 2 publishers")
+	}
 	if c.Rooms < 1 {
 		c.Rooms = 1
 	}
@@ -125,6 +135,8 @@ type endpoint interface {
 	hello(ctx context.Context, nick, room string) error
 	// send posts text to room; done is called with the ack (or error).
 	send(room, text string, done func(ok bool)) error
+	// direct sends text to the person nicknamed to, as send does.
+	direct(to, text string, done func(ok bool)) error
 	close()
 }
 
@@ -174,6 +186,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	nicks := make([]string, n)
+	for i := range nicks {
+		nicks[i] = fmt.Sprintf("b%s-%d", tag, i)
+	}
 	for i := 0; i < n; i++ {
 		room := i % cfg.Rooms
 		recs[i] = newReceiver(run, room)
@@ -187,8 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 				eu, edial = pu, pdial
 			}
 			ep := newEndpoint(cfg.Protocol, eu, edial, recs[i].message, func() { run.disconnected.Add(1) })
-			nick := fmt.Sprintf("b%s-%d", tag, i)
-			if err := ep.hello(ctx, nick, rooms[room]); err != nil {
+			if err := ep.hello(ctx, nicks[i], rooms[room]); err != nil {
 				firstErr.CompareAndSwap(nil, fmt.Errorf("connection %d: %w", i, err))
 				return
 			}
@@ -233,7 +248,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		sendWG.Add(1)
 		go func() {
 			defer sendWG.Done()
-			run.publish(sendCtx, ep, cfg.Subscribers+p, rooms, p, len(pubs))
+			run.publish(sendCtx, ep, cfg.Subscribers+p, rooms, nicks[cfg.Subscribers:], p)
 		}()
 	}
 	sendWG.Wait()
@@ -316,6 +331,7 @@ type run struct {
 	disconnected atomic.Int64
 	lastDelivery atomic.Int64
 	perRoom      []roomCount
+	directSent   atomic.Int64 // direct messages acknowledged: each is delivered twice
 	ackMu        sync.Mutex
 	acks         histogram // send → ack, ms
 }
@@ -331,13 +347,14 @@ func (r *run) expected() int64 {
 	for i := range r.perRoom {
 		n += r.perRoom[i].members * r.perRoom[i].sent.Load()
 	}
-	return n
+	return n + 2*r.directSent.Load()
 }
 
-// publish sends from publisher p (of pubs) until ctx ends, at its share
-// of the rate, or as fast as its acks come back.
-func (r *run) publish(ctx context.Context, ep endpoint, conn int, rooms []string, p, pubs int) {
-	room := conn % len(rooms)
+// publish sends from publisher p (of the publishers nicknamed pubNicks)
+// until ctx ends, at its share of the rate, or as fast as its acks come
+// back: to its room, or (Config.Direct) to the other publishers in turn.
+func (r *run) publish(ctx context.Context, ep endpoint, conn int, rooms, pubNicks []string, p int) {
+	room, pubs := conn%len(rooms), len(pubNicks)
 	var interval time.Duration
 	if r.cfg.Rate > 0 {
 		interval = time.Duration(float64(time.Second) * float64(pubs) / r.cfg.Rate)
@@ -369,16 +386,24 @@ func (r *run) publish(ctx context.Context, ep endpoint, conn int, rooms []string
 		text += string(pad[:max(0, r.cfg.Size-len(text))])
 		r.pending.Add(1)
 		sentAt := time.Now()
-		err := ep.send(rooms[room], text, func(ok bool) {
+		send, to := ep.send, rooms[room]
+		if r.cfg.Direct {
+			send, to = ep.direct, pubNicks[(p+1+n%(pubs-1))%pubs]
+		}
+		err := send(to, text, func(ok bool) {
 			ms := float64(time.Since(sentAt).Microseconds()) / 1000
 			r.ackMu.Lock()
 			r.acks.add(ms)
 			r.ackMu.Unlock()
 			r.pending.Add(-1)
-			if ok {
+			switch {
+			case ok && r.cfg.Direct:
+				r.sent.Add(1)
+				r.directSent.Add(1)
+			case ok:
 				r.sent.Add(1)
 				r.perRoom[room].sent.Add(1)
-			} else {
+			default:
 				r.refused.Add(1)
 			}
 			if interval == 0 {

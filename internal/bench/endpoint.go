@@ -261,11 +261,21 @@ func (e *nativeEndpoint) hello(ctx context.Context, nick, room string) error {
 }
 
 func (e *nativeEndpoint) send(room, text string, done func(bool)) error {
+	return e.post(`{"type":"send","room":`, room, text, done)
+}
+
+func (e *nativeEndpoint) direct(to, text string, done func(bool)) error {
+	return e.post(`{"type":"dm","to":`, to, text, done)
+}
+
+// post sends a message command — head, then the room or recipient
+// target — with text, a client_id and a ref; done gets the answer.
+func (e *nativeEndpoint) post(head, target, text string, done func(bool)) error {
 	id := e.c.id()
 	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
-	b := make([]byte, 0, 64+len(room)+len(text)+2*len(id))
-	b = append(b, `{"type":"send","room":`...)
-	b = appendJSONString(b, room)
+	b := make([]byte, 0, 64+len(target)+len(text)+2*len(id))
+	b = append(b, head...)
+	b = appendJSONString(b, target)
 	b = append(b, `,"text":`...)
 	b = appendJSONString(b, text)
 	b = append(b, `,"client_id":"`...)
@@ -373,9 +383,19 @@ func (e *sioEndpoint) connect(ctx context.Context) error {
 }
 
 func (e *sioEndpoint) send(room, text string, done func(bool)) error {
+	return e.emit("send", "room", room, text, done)
+}
+
+func (e *sioEndpoint) direct(to, text string, done func(bool)) error {
+	return e.emit("dm", "to", to, text, done)
+}
+
+// emit sends event with {key: target, text, client_id} and an ack id;
+// done gets the ack.
+func (e *sioEndpoint) emit(event, key, target, text string, done func(bool)) error {
 	id := e.c.id()
 	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
-	b, _ := json.Marshal([]any{"send", map[string]any{"room": room, "text": text, "client_id": string(appendClientID(nil, id))}})
+	b, _ := json.Marshal([]any{event, map[string]any{key: target, "text": text, "client_id": string(appendClientID(nil, id))}})
 	return e.c.write(append([]byte("42"+id), b...))
 }
 

@@ -21,6 +21,13 @@ import (
 // gapWait, the missing messages are read from the store — so a member here
 // never sees seq 8 before seq 2 and never misses 2 to 7, even when the node
 // that stored them died before publishing.
+//
+// A direct conversation is followed from the first of its messages seen
+// while one of its people is here, so its start is not known: seq 1 starts
+// a new conversation at once, but a later seq may have others just before
+// it on their way (the two people wrote at the same moment). It is held
+// for startWait with whatever else arrives, and delivery starts from the
+// lowest of them.
 type sequencer struct {
 	mu    sync.RWMutex // read on every message; written at join, leave and forget
 	rooms map[string]*roomSeq
@@ -28,12 +35,13 @@ type sequencer struct {
 
 // roomSeq is one conversation's place in the sequence.
 type roomSeq struct {
-	mu      sync.Mutex              // held while delivering, so deliveries keep seq order
-	next    int64                   // the seq to deliver next; 0 until known
-	held    map[int64]*parley.Event // arrived ahead of next
-	filling bool                    // a gap fill is scheduled or running
-	gone    bool                    // forgotten: a timer still running must not deliver
-	deliver func(*parley.Event)     // to the members here
+	mu       sync.Mutex              // held while delivering, so deliveries keep seq order
+	next     int64                   // the seq to deliver next; 0 until known
+	held     map[int64]*parley.Event // arrived ahead of next (or before it was known)
+	starting bool                    // next is not known and a start is scheduled (startWait)
+	filling  bool                    // a gap fill is scheduled or running
+	gone     bool                    // forgotten: a timer still running must not deliver
+	deliver  func(*parley.Event)     // to the members here
 	// fill reads at most page messages after after from the store.
 	fill func(room string, after int64) ([]parley.Message, error)
 	page int
@@ -49,6 +57,14 @@ const maxGapHeld = 4096
 // broker to bring them (usually well under a millisecond), short enough
 // that a lost one is not noticed.
 const gapWait = 200 * time.Millisecond
+
+// startWait is how long the first message seen of a direct conversation
+// that is not new waits for others sent at the same moment: the messages
+// of one store commit are published within a few milliseconds of each
+// other, and the broker adds about one. What arrives later with a lower seq
+// is not delivered (the people find it with history or resume); a lower
+// seq arriving in time is delivered first.
+const startWait = 50 * time.Millisecond
 
 func newSequencer() *sequencer { return &sequencer{rooms: make(map[string]*roomSeq)} }
 
@@ -134,24 +150,75 @@ func (q *sequencer) message(ev *parley.Event) {
 	}
 	seq := ev.Message.Seq
 	switch {
-	case rs.next == 0 || seq == rs.next:
-		rs.deliver(ev)
-		rs.next = seq + 1
-		rs.flushLocked()
+	case rs.next == 0 && seq == 1: // a new conversation: it starts here
+		rs.deliverLocked(ev, seq)
+	case rs.next == 0: // where delivery starts is not known yet
+		rs.holdLocked(ev)
+		if !rs.starting {
+			rs.starting = true
+			time.AfterFunc(startWait, func() { rs.start(ev.Room) })
+		}
+	case seq == rs.next:
+		rs.deliverLocked(ev, seq)
 	case seq < rs.next: // delivered already (a copy, or a gap fill)
 	default:
-		if rs.held == nil {
-			rs.held = make(map[int64]*parley.Event)
-		}
-		rs.held[seq] = ev
-		if len(rs.held) > maxGapHeld {
-			rs.skipLocked()
-		}
-		if !rs.filling {
-			rs.filling = true
-			time.AfterFunc(gapWait, func() { rs.fillGap(ev.Room) })
+		rs.holdLocked(ev)
+		rs.fillLaterLocked(ev.Room)
+	}
+}
+
+// deliverLocked delivers ev, the next, and what was held behind it; a gap
+// still open behind that is filled later.
+func (rs *roomSeq) deliverLocked(ev *parley.Event, seq int64) {
+	rs.deliver(ev)
+	rs.next = seq + 1
+	rs.flushLocked()
+	rs.fillLaterLocked(ev.Room)
+}
+
+// holdLocked keeps ev until the ones before it are delivered.
+func (rs *roomSeq) holdLocked(ev *parley.Event) {
+	if rs.held == nil {
+		rs.held = make(map[int64]*parley.Event)
+	}
+	rs.held[ev.Message.Seq] = ev
+	if len(rs.held) > maxGapHeld && rs.next != 0 {
+		rs.skipLocked()
+	}
+}
+
+// fillLaterLocked schedules a gap fill if messages are held behind a gap
+// and none is scheduled.
+func (rs *roomSeq) fillLaterLocked(room string) {
+	if len(rs.held) > 0 && !rs.filling {
+		rs.filling = true
+		time.AfterFunc(gapWait, func() { rs.fillGap(room) })
+	}
+}
+
+// start begins the delivery of a conversation whose start was not known
+// from the lowest message held (unless seq 1 came meanwhile).
+func (rs *roomSeq) start(room string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.starting = false
+	if rs.gone || rs.next != 0 || len(rs.held) == 0 {
+		return
+	}
+	rs.next = lowest(rs.held)
+	rs.flushLocked()
+	rs.fillLaterLocked(room)
+}
+
+// lowest returns the lowest seq held.
+func lowest(held map[int64]*parley.Event) int64 {
+	low := int64(0)
+	for seq := range held {
+		if low == 0 || seq < low {
+			low = seq
 		}
 	}
+	return low
 }
 
 // flushLocked delivers the held messages that are next now.
@@ -169,13 +236,7 @@ func (rs *roomSeq) flushLocked() {
 
 // skipLocked gives up on the gap: delivery goes on from the oldest held.
 func (rs *roomSeq) skipLocked() {
-	oldest := int64(0)
-	for seq := range rs.held {
-		if oldest == 0 || seq < oldest {
-			oldest = seq
-		}
-	}
-	rs.next = oldest
+	rs.next = lowest(rs.held)
 	rs.flushLocked()
 }
 
