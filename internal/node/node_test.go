@@ -265,3 +265,60 @@ func TestPresenceEventsStopAboveThePresenceLimit(t *testing.T) {
 		t.Errorf("first saw %d joined events; want 3", got)
 	}
 }
+
+// userLookups is the real SQLite store counting UserByNickname calls.
+type userLookups struct {
+	*sqlite.Store
+	n atomic.Int64
+}
+
+func (u *userLookups) UserByNickname(ctx context.Context, nick string) (parley.User, error) {
+	u.n.Add(1)
+	return u.Store.UserByNickname(ctx, nick)
+}
+
+// A direct message to someone connected needs no store read to find them
+// (a connected person holds their nickname); one to someone offline reads
+// the user, and one to nobody is refused.
+func TestDirectMessageToSomeoneOnlineReadsNoUser(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "n.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	store := &userLookups{Store: db}
+	n := node.New(store, membroker.New(), markup.New(), node.Config{})
+	t.Cleanup(func() { _ = n.Shutdown(context.Background()) })
+	var c atomic.Int64
+	alice, aliceOut := connect(t, n, countingCodec{&c}, "alice")
+	_, bobOut := connect(t, n, countingCodec{&c}, "Bob")
+	carol, _ := connect(t, n, countingCodec{&c}, "carol")
+	n.Disconnect(context.Background(), carol)
+
+	n.Handle(context.Background(), alice, parley.Command{Op: parley.OpDirect, To: "BOB", Text: "psst", Ref: "d1"})
+	ack := aliceOut.await(t, "d1")
+	msg, _ := ack["msg"].(map[string]any)
+	if ack["type"] != "ack" || msg["to"] != "Bob" || msg["room"] != "dm:alice:bob" {
+		t.Fatalf("ack = %v; want the message to Bob (as he writes his nickname) in dm:alice:bob", ack)
+	}
+	for deadline := time.Now().Add(5 * time.Second); bobOut.count("message") < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Bob did not get the message")
+		}
+	}
+	if got := store.n.Load(); got != 0 {
+		t.Errorf("%d user lookups for a message to someone connected; want 0", got)
+	}
+
+	n.Handle(context.Background(), alice, parley.Command{Op: parley.OpDirect, To: "carol", Text: "later", Ref: "d2"})
+	if ack := aliceOut.await(t, "d2"); ack["type"] != "ack" {
+		t.Errorf("to carol, offline: %v; want an ack", ack)
+	}
+	n.Handle(context.Background(), alice, parley.Command{Op: parley.OpDirect, To: "nobody", Text: "hello?", Ref: "d3"})
+	if f := aliceOut.await(t, "d3"); f["type"] != "error" || f["code"] != string(parley.EUnknownUser) {
+		t.Errorf("to nobody: %v; want unknown_user", f)
+	}
+	if got := store.n.Load(); got != 2 {
+		t.Errorf("%d user lookups for carol (offline) and nobody; want 2", got)
+	}
+}
