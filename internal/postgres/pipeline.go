@@ -18,28 +18,34 @@ import (
 
 // Pipelined appends. QueueAppend hands a message to the store's one
 // writer goroutine and returns at once; the caller waits later. The writer
-// takes what is queued (at most maxBatch) and stores the batch's room
-// messages in one transaction — one commit, one WAL flush for all of them:
+// takes what is queued (at most maxBatch) and stores the batch's messages,
+// room and direct alike, in one transaction — one commit, one WAL flush
+// for all of them:
 //
 //  1. the batch's client_ids already stored (one query) are answered with
 //     their originals, and a client_id repeated within the batch with the
 //     message of its first;
-//  2. each room's block of seqs is taken with one upsert of the rooms rows
-//     (last_seq + the room's count), rooms in name order, so that two
-//     nodes' batches lock their rows in the same order and never deadlock;
+//  2. the advisory locks of the people of the batch's direct messages are
+//     taken, in key order (see the package comment: a person's direct
+//     messages take their IDs and commit one transaction after another);
+//  3. each conversation's block of seqs is taken with one upsert of the
+//     rooms rows (last_seq + the conversation's count), in name order;
 //     the row locks keep other writers of those rooms waiting until the
 //     commit, as Append's do;
-//  3. the messages are inserted with their seqs, in queue order, in one
+//  4. the messages are inserted with their seqs, in queue order, in one
 //     round trip.
 //
-// If another node stores one of the batch's client_ids between 1 and 3,
+// Every writer takes its locks in one order — people's advisory locks in
+// key order, then rooms rows in name order (Append: a direct message's two
+// people, then its row) — so two nodes' batches never deadlock.
+//
+// If another node stores one of the batch's client_ids between 1 and 4,
 // the insert meets the unique index, the whole transaction is rolled back
 // (seqs included) and the batch's messages are appended one at a time
-// (Append, which finds the other's message). Direct messages go through
-// Append after the batch, one at a time within a conversation and
-// conversations side by side: they take their people's advisory locks
-// (see the package comment), and they are few. Messages queued one after another keep their order within their
-// conversation, which is all the order a seq promises.
+// (Append, which finds the other's message), one at a time within a
+// conversation and conversations side by side. Messages queued one after
+// another keep their order within their conversation, which is all the
+// order a seq promises.
 const (
 	maxBatch     = 256
 	queueWait    = 100 * time.Millisecond // a full queue refuses after this
@@ -129,32 +135,32 @@ func (s *Store) writer() {
 
 // storeBatch answers every request of batch.
 func (s *Store) storeBatch(batch []*appendReq) {
-	var rooms, oneByOne []*appendReq // oneByOne: direct messages, and what the room batch hands back
+	queued := make([]*appendReq, 0, len(batch))
 	for _, r := range batch {
-		switch {
-		case r.ctx.Err() != nil:
+		if r.ctx.Err() != nil {
 			r.answer(parley.Message{}, false, r.ctx.Err()) // the caller is gone: do not write for it
-		case isDirect(r.m):
-			oneByOne = append(oneByOne, r)
-		default:
-			rooms = append(rooms, r)
+			continue
+		}
+		queued = append(queued, r)
+	}
+	if len(queued) == 1 { // light load: the one-statement path
+		s.appendEach(queued)
+		return
+	}
+	if len(queued) == 0 {
+		return
+	}
+	err := s.storeQueued(queued)
+	switch {
+	case err == nil:
+	case isClientIDConflict(err): // rolled back: one at a time, each finds what the other node stored
+		s.appendEach(queued)
+	default:
+		err = s.wrap(err, fmt.Sprintf("append %d messages", len(queued)))
+		for _, r := range queued {
+			r.answer(parley.Message{}, false, err)
 		}
 	}
-	if len(rooms) == 1 {
-		oneByOne = append(rooms, oneByOne...)
-	} else if len(rooms) > 1 {
-		if err := s.storeRooms(rooms); err != nil {
-			if !isClientIDConflict(err) {
-				err = s.wrap(err, fmt.Sprintf("append %d messages", len(rooms)))
-				for _, r := range rooms {
-					r.answer(parley.Message{}, false, err)
-				}
-			} else { // rolled back: one at a time, each finds what the other node stored
-				oneByOne = append(rooms, oneByOne...)
-			}
-		}
-	}
-	s.appendEach(oneByOne)
 }
 
 // appendEach appends reqs one at a time within a conversation, and
@@ -182,13 +188,6 @@ func (s *Store) appendEach(reqs []*appendReq) {
 	wg.Wait()
 }
 
-// isDirect reports whether m is a direct message (Append takes its
-// people's locks).
-func isDirect(m parley.Message) bool {
-	_, _, direct := people(m.Room, parley.NickKey(m.From), parley.NickKey(m.To))
-	return direct
-}
-
 // isClientIDConflict reports whether err is the unique index of client_ids
 // refusing a row: another transaction stored the same one first.
 func isClientIDConflict(err error) bool {
@@ -200,7 +199,8 @@ func isClientIDConflict(err error) bool {
 const (
 	seenSQL = `SELECT sender_key, ` + messageColumns + ` FROM messages
 		WHERE client_id <> '' AND (client_id, sender_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
-	takeSeqsSQL = `INSERT INTO rooms AS r (name, last_seq, created_at)
+	lockPeopleBatchSQL = `SELECT pg_advisory_xact_lock($1::int4, k) FROM unnest($2::int4[]) AS t(k)`
+	takeSeqsSQL        = `INSERT INTO rooms AS r (name, last_seq, created_at)
 		SELECT name, n, date_trunc('milliseconds', now()) FROM unnest($1::text[], $2::int8[]) AS t(name, n)
 		ON CONFLICT (name) DO UPDATE SET last_seq = r.last_seq + excluded.last_seq
 		RETURNING name, last_seq`
@@ -209,7 +209,7 @@ const (
 		RETURNING ` + messageColumns
 )
 
-// batched is a room message of a batch on its way.
+// batched is a message of a batch on its way.
 type batched struct {
 	req     *appendReq
 	fromKey string
@@ -221,10 +221,10 @@ type batched struct {
 
 type clientKey struct{ clientID, senderKey string }
 
-// storeRooms stores reqs, room messages in queue order, in one
-// transaction and answers each; on an error it answers none (nothing was
-// committed, unless the commit itself failed, which is reported so).
-func (s *Store) storeRooms(reqs []*appendReq) error {
+// storeQueued stores reqs in queue order in one transaction and answers
+// each; on an error it answers none (nothing was committed, unless the
+// commit itself failed, which is reported so).
+func (s *Store) storeQueued(reqs []*appendReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	tx, err := s.pool.Begin(ctx)
@@ -274,7 +274,25 @@ func (s *Store) storeRooms(reqs []*appendReq) error {
 		}
 		counts[b.req.m.Room]++
 	}
-	// 2. each room's block of seqs, rooms in name order.
+	// 2. the people of the direct messages to store, in key order; locks
+	// that two people share (a hash) taken once.
+	var locks []int32
+	for i := range items {
+		b := &items[i]
+		if b.seen || b.dupOf >= 0 {
+			continue
+		}
+		if x, y, direct := people(b.req.m.Room, b.fromKey, parley.NickKey(b.req.m.To)); direct {
+			locks = append(locks, x, y)
+		}
+	}
+	if len(locks) > 0 {
+		slices.Sort(locks)
+		if _, err := tx.Exec(ctx, lockPeopleBatchSQL, personLockSpace, slices.Compact(locks)); err != nil {
+			return err
+		}
+	}
+	// 3. each conversation's block of seqs, in name order.
 	next := map[string]int64{}
 	if len(counts) > 0 {
 		names := make([]string, 0, len(counts))
@@ -298,7 +316,7 @@ func (s *Store) storeRooms(reqs []*appendReq) error {
 			return err
 		}
 	}
-	// 3. the messages, in one round trip.
+	// 4. the messages, in one round trip.
 	batch := &pgx.Batch{}
 	for i := range items {
 		b := &items[i]

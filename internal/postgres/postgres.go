@@ -39,9 +39,10 @@
 // unique index, and the statement of the second fails as a whole (the
 // seq it took is rolled back with it) and returns the first's message.
 //
-// QueueAppend (pipeline.go) stores queued room messages a batch per
-// transaction: the same row locks, taken for a block of seqs per room at
-// once, in room-name order.
+// QueueAppend (pipeline.go) stores queued messages a batch per
+// transaction: the same locks — the advisory locks of the direct
+// messages' people (below), in key order, then the rows, a block of seqs
+// per conversation at once, in name order.
 //
 // Message IDs come from an identity sequence. Sequence numbers are handed
 // out in increasing order, but transactions commit in their own order, so

@@ -203,6 +203,13 @@ func TestTwoNodesShareSequences(t *testing.T) {
 // makes each direct message's transaction sleep after its insert, to widen
 // the window in which a smaller ID is not yet committed.
 func TestDirectSinceCursorMissesNothing(t *testing.T) {
+	t.Run("Append", func(t *testing.T) { testDirectSinceCursor(t, false) })
+	// Queued: the writers' batches mix conversations and take many
+	// people's locks at once.
+	t.Run("QueueAppend", func(t *testing.T) { testDirectSinceCursor(t, true) })
+}
+
+func testDirectSinceCursor(t *testing.T, queued bool) {
 	c := newCluster(t)
 	db := c.newDB(t)
 	nodes := []*postgres.Store{mustOpen(t, db), mustOpen(t, db)}
@@ -234,22 +241,40 @@ func TestDirectSinceCursorMissesNothing(t *testing.T) {
 	for i := range senders {
 		from := fmt.Sprint("p", i)
 		s := nodes[i%2]
+		other := nodes[(i+1)%2]
 		wg.Go(func() {
+			var toBob []func() (parley.Message, bool, error)
 			for k := range each {
 				// To bob, and (not for bob's reader) from bob to the
 				// same person, in the same conversation.
 				m := parley.Message{Room: parley.DMKey(from, "bob"), From: from, To: "Bob", Text: fmt.Sprint(from, "-", k), HTML: "x", CreatedAt: storetest.T0}
+				back := parley.Message{Room: parley.DMKey(from, "bob"), From: "bob", To: from, Text: "back", HTML: "x", CreatedAt: storetest.T0}
+				if queued { // wait at the end
+					// Both on one node: the two nodes' batches share no
+					// conversation, so no row lock orders them — only the
+					// people's locks.
+					toBob = append(toBob, s.QueueAppend(ctx, m))
+					s.QueueAppend(ctx, back)
+					continue
+				}
 				got, _, err := s.Append(ctx, m)
 				if err != nil {
 					errs <- err
 					return
 				}
 				sent.Store(got.ID, got.Text)
-				m = parley.Message{Room: parley.DMKey(from, "bob"), From: "bob", To: from, Text: "back", HTML: "x", CreatedAt: storetest.T0}
-				if _, _, err := nodes[(i+1)%2].Append(ctx, m); err != nil {
+				if _, _, err := other.Append(ctx, back); err != nil {
 					errs <- err
 					return
 				}
+			}
+			for _, wait := range toBob {
+				got, _, err := wait()
+				if err != nil {
+					errs <- err
+					return
+				}
+				sent.Store(got.ID, got.Text)
 			}
 		})
 	}

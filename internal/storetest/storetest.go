@@ -204,6 +204,10 @@ func testQueuedAppends(t *testing.T, s parley.Store) {
 	dupOf := map[int]int{} // i → the index of the message it repeats (-1: before)
 	for i := range msgs {
 		m := parley.Message{Room: fmt.Sprint("q", i%3), From: fmt.Sprint("p", i%7), Text: fmt.Sprint(i), HTML: fmt.Sprint("<p>", i, "</p>"), ClientID: fmt.Sprint("id-", i), CreatedAt: T0}
+		if i%5 == 4 { // a direct message between the same people
+			m.To = fmt.Sprint("p", (i%7+1+i%3)%7)
+			m.Room = parley.DMKey(m.From, m.To)
+		}
 		switch i {
 		case 100:
 			m = parley.Message{Room: "lobby", From: "alice", Text: "before, again", ClientID: "c-before", CreatedAt: T0}
@@ -249,6 +253,31 @@ func testQueuedAppends(t *testing.T, s parley.Store) {
 	}
 	if h := MustHistory(t, s, "lobby", 0, 10); len(h) != 1 {
 		t.Errorf("lobby history = %+v; want only the message sent before", h)
+	}
+	// Each person's direct messages, all of them, in the order of their IDs;
+	// each conversation's in the order queued (across conversations the
+	// order of IDs is the store's).
+	for p := range 7 {
+		nick := fmt.Sprint("p", p)
+		want := map[string]int{} // text → index queued
+		for i, m := range msgs {
+			if _, isDup := dupOf[i]; !isDup && m.To == nick {
+				want[m.Text] = i
+			}
+		}
+		got, err := s.DirectSince(ctx, nick, 0, n)
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("DirectSince(%s) = %q, %v; want the %d sent to them", nick, texts(got), err, len(want))
+		}
+		last := map[string]int{}
+		for k, m := range got {
+			i, ok := want[m.Text]
+			j, before := last[m.Room]
+			if !ok || (k > 0 && m.ID <= got[k-1].ID) || (before && i < j) {
+				t.Fatalf("DirectSince(%s) = %q; want IDs increasing and each conversation in the order queued", nick, texts(got))
+			}
+			last[m.Room] = i
+		}
 	}
 }
 
