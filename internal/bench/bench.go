@@ -45,7 +45,8 @@ type Config struct {
 	// publisher (p + 1 + n mod (publishers − 1)) mod publishers, so each
 	// talks with every other in turn, and each message is delivered twice
 	// (to the recipient and back to the sender, as to every one of the two
-	// people's connections).
+	// people's connections). With several nodes (URL, PublishURL) the
+	// publishers are spread over all of them.
 	Direct bool
 }
 
@@ -164,6 +165,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		pdial = dialer(pu, cfg.Publishers)
 	}
+	// Direct messages go between publishers: on several nodes they are
+	// spread over all of them, so that the messages cross the broker.
+	pubTargets, pubDials := targets, dials
+	if cfg.PublishURL != "" {
+		pubTargets = append([]*url.URL{pu}, targets...)
+		pubDials = append([]func(context.Context, string, string) (net.Conn, error){pdial}, dials...)
+	}
 	rooms := make([]string, cfg.Rooms)
 	for i := range rooms {
 		rooms[i] = fmt.Sprintf("bench%d", i)
@@ -199,7 +207,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			eu, edial := targets[i%len(targets)], dials[i%len(targets)]
-			if i >= cfg.Subscribers {
+			switch p := i - cfg.Subscribers; {
+			case p >= 0 && cfg.Direct && len(pubTargets) > 1:
+				eu, edial = pubTargets[p%len(pubTargets)], pubDials[p%len(pubDials)]
+			case p >= 0:
 				eu, edial = pu, pdial
 			}
 			ep := newEndpoint(cfg.Protocol, eu, edial, recs[i].message, func() { run.disconnected.Add(1) })
