@@ -306,9 +306,9 @@ type sioEndpoint struct {
 var sioMessage = []byte(`42["message",`)
 
 func (e *sioEndpoint) hello(ctx context.Context, nick, room string) error {
-	// A CONNECT the server lost (zishang520/socket.io v3.0.2 can, under
+	// A CONNECT the server lost (zishang520/socket.io v3.0.2 could, under
 	// load; see docs/ARCHITECTURE.md) is retried on a new connection, as
-	// socket.io-client does.
+	// socket.io-client does: the generator also measures other servers.
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		if err = e.connect(ctx); err == nil {

@@ -182,8 +182,8 @@ func New(n *node.Node, cfg Config) (*Server, error) {
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
 	// A connection whose Socket.IO CONNECT never arrives is closed after
-	// this; the library (v3.0.2) can lose a CONNECT that arrives before its
-	// connection handler runs, and the client then connects again.
+	// this (v3.0.2 could lose a CONNECT that arrived before its connection
+	// handler ran; v3.0.6 reads only after it, see ARCHITECTURE.md).
 	opts.SetConnectTimeout(10 * time.Second)
 	// CORS reflects the request's origin: ServeHTTP has refused the origins
 	// the policy does not allow before the library sees the request.
