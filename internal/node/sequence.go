@@ -205,8 +205,7 @@ func (rs *roomSeq) start(room string) {
 	if rs.gone || rs.next != 0 || len(rs.held) == 0 {
 		return
 	}
-	rs.next = lowest(rs.held)
-	rs.flushLocked()
+	rs.skipLocked() // from the lowest held
 	rs.fillLaterLocked(room)
 }
 

@@ -135,7 +135,7 @@ func (s *Store) writer() {
 
 // storeBatch answers every request of batch.
 func (s *Store) storeBatch(batch []*appendReq) {
-	queued := make([]*appendReq, 0, len(batch))
+	queued := batch[:0] // in place: the writer clears batch after
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
 			r.answer(parley.Message{}, false, r.ctx.Err()) // the caller is gone: do not write for it
@@ -143,11 +143,11 @@ func (s *Store) storeBatch(batch []*appendReq) {
 		}
 		queued = append(queued, r)
 	}
-	if len(queued) == 1 { // light load: the one-statement path
-		s.appendEach(queued)
+	switch len(queued) {
+	case 0:
 		return
-	}
-	if len(queued) == 0 {
+	case 1: // light load: the one-statement path
+		s.appendEach(queued)
 		return
 	}
 	err := s.storeQueued(queued)
