@@ -24,20 +24,7 @@ func TestBenchCountsEveryDeliveryOnce(t *testing.T) {
 	} {
 		for _, proto := range []string{"native", "socketio"} {
 			t.Run(tc.name+"/"+proto, func(t *testing.T) {
-				var out, errOut strings.Builder
-				args := append([]string{"bench", "--url", s.URL(), "--protocol", proto, "--rate", "200", "--duration", "1s", "--json"}, tc.args...)
-				code := run(context.Background(), args, &out, &errOut, func(string) string { return "" })
-				if code != 0 {
-					t.Fatalf("parley bench exited %d: %s", code, errOut.String())
-				}
-				var res struct {
-					Sent, Expected, Delivered, Lost, Duplicated, Disconnected int64
-					Latency                                                   struct{ P50, P99, Max float64 } `json:"latency_ms"`
-					CPU                                                       float64                         `json:"bench_cpu_s"`
-				}
-				if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
-					t.Fatalf("%v: %s", err, out.String())
-				}
+				res := runBench(t, append([]string{"--url", s.URL(), "--protocol", proto, "--rate", "200", "--duration", "1s"}, tc.args...)...)
 				if res.Sent < 100 || res.Expected != res.Sent*tc.perSend || res.Delivered != res.Expected ||
 					res.Lost != 0 || res.Duplicated != 0 || res.Disconnected != 0 || res.Latency.Max <= 0 || res.CPU <= 0 {
 					t.Errorf("result %+v", res)
@@ -45,4 +32,26 @@ func TestBenchCountsEveryDeliveryOnce(t *testing.T) {
 			})
 		}
 	}
+}
+
+// benchResult is what the tests read of parley bench --json.
+type benchResult struct {
+	Sent, Expected, Delivered, Lost, Duplicated, Disconnected int64
+	Latency                                                   struct{ P50, P99, Max float64 } `json:"latency_ms"`
+	CPU                                                       float64                         `json:"bench_cpu_s"`
+}
+
+// runBench runs parley bench with args and --json, and returns its result.
+func runBench(t *testing.T, args ...string) benchResult {
+	t.Helper()
+	var out, errOut strings.Builder
+	code := run(context.Background(), append(append([]string{"bench"}, args...), "--json"), &out, &errOut, func(string) string { return "" })
+	if code != 0 {
+		t.Fatalf("parley bench exited %d: %s", code, errOut.String())
+	}
+	var res benchResult
+	if err := json.Unmarshal([]byte(out.String()), &res); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	return res
 }

@@ -113,6 +113,22 @@ func (e *clusterEnv) client(i int, nick string) (*wstest.Client, string) {
 	return c, c.Hello(nick).Str("token")
 }
 
+// parley bench --direct on two nodes spreads the people over both, so
+// most direct messages cross the broker: each reaches both of its people
+// once, in a conversation's order (the sequencer of each node).
+func TestClusterDirectMessagesUnderLoadLoseNothing(t *testing.T) {
+	eachBroker(t, func(t *testing.T, e *clusterEnv) {
+		e.start(2)
+		settle()
+		res := runBench(t, "--url", e.nodes[1].url, "--publish-url", e.nodes[0].url,
+			"--subscribers", "0", "--publishers", "6", "--direct", "--rate", "300", "--duration", "1s")
+		if res.Sent < 200 || res.Expected != 2*res.Sent || res.Delivered != res.Expected ||
+			res.Lost != 0 || res.Duplicated != 0 || res.Disconnected != 0 {
+			t.Errorf("result %+v; want every direct message delivered twice (to both people), none lost or doubled", res)
+		}
+	})
+}
+
 // settle lets heartbeats and presence go round.
 func settle() { time.Sleep(3 * clusterHeartbeat) }
 
