@@ -79,11 +79,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	fmt.Fprintf(stdout, "%d subscribers, %d publishers, %d rooms, %s, %s of %d bytes, %s\n",
 		cfg.Subscribers, cfg.Publishers, cfg.Rooms, cfg.Protocol, kind, cfg.Size, rateText(cfg.Rate))
-	fmt.Fprintf(stdout, "| deliveries/s | p50 ms | p90 ms | p99 ms | max ms | sent | lost | duplicated | disconnected | bench CPU s |\n")
-	fmt.Fprintf(stdout, "|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %d | %.1f |\n",
+	fmt.Fprintf(stdout, "| deliveries/s | p50 ms | p90 ms | p99 ms | max ms | sent | refused | lost | duplicated | disconnected | bench CPU s |\n")
+	fmt.Fprintf(stdout, "|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f | %d | %d | %d | %d | %d | %.1f |\n",
 		res.DeliveriesSec, res.LatencyMS.P50, res.LatencyMS.P90, res.LatencyMS.P99, res.LatencyMS.Max,
-		res.Sent, res.Lost, res.Duplicated, res.Disconnected, res.OwnCPUSeconds)
+		res.Sent, res.Refused, res.Lost, res.Duplicated, res.Disconnected, res.OwnCPUSeconds)
+	if res.Refused > 0 {
+		fmt.Fprintf(stdout, "\nthe server refused %d sends; the first answer: %s\n", res.Refused, res.FirstRefusal)
+	}
 	if res.Sent > 0 {
 		fmt.Fprintf(stdout, "\n| stored msg/s | ack p50 ms | ack p90 ms | ack p99 ms | ack max ms |\n|---|---|---|---|---|\n")
 		fmt.Fprintf(stdout, "| %.0f | %.1f | %.1f | %.1f | %.1f |\n", res.SentPerSec, res.AckMS.P50, res.AckMS.P90, res.AckMS.P99, res.AckMS.Max)

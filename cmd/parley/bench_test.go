@@ -55,3 +55,15 @@ func runBench(t *testing.T, args ...string) benchResult {
 	}
 	return res
 }
+
+// A run whose every send is refused measured nothing: parley bench fails
+// and says what the server answered.
+func TestBenchFailsWhenEverySendIsRefused(t *testing.T) {
+	s := startServer(t, "--rate", "1000000", "--burst", "1000000", "--max-message-chars", "100")
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"bench", "--url", s.URL(), "--subscribers", "2", "--publishers", "1",
+		"--size", "200", "--rate", "20", "--duration", "500ms"}, &out, &errOut, func(string) string { return "" })
+	if code == 0 || !strings.Contains(errOut.String(), "refused every send") || !strings.Contains(errOut.String(), "too_large") {
+		t.Errorf("exit %d, stderr %q; want a failure naming the server's answer (too_large)", code, errOut.String())
+	}
+}

@@ -53,16 +53,17 @@ type Config struct {
 // Result is what a run measured.
 type Result struct {
 	Config        Config  `json:"-"`
-	Connections   int64   `json:"connections"`  // connections opened
-	Sent          int64   `json:"sent"`         // messages acknowledged
-	Refused       int64   `json:"refused"`      // sends answered with an error
-	Expected      int64   `json:"expected"`     // deliveries that should have happened
-	Delivered     int64   `json:"delivered"`    // deliveries counted (duplicates included)
-	Lost          int64   `json:"lost"`         // expected but never delivered (negative: more arrived than was acknowledged, see Unacked)
-	Unacked       int64   `json:"unacked"`      // sends still without an answer when the run ended (an overloaded server)
-	Duplicated    int64   `json:"duplicated"`   // delivered more than once
-	Disconnected  int64   `json:"disconnected"` // connections the server ended
-	Seconds       float64 `json:"seconds"`      // from the first send to the last delivery
+	Connections   int64   `json:"connections"`             // connections opened
+	Sent          int64   `json:"sent"`                    // messages acknowledged
+	Refused       int64   `json:"refused"`                 // sends answered with an error
+	FirstRefusal  string  `json:"first_refusal,omitempty"` // the server's answer to the first of them
+	Expected      int64   `json:"expected"`                // deliveries that should have happened
+	Delivered     int64   `json:"delivered"`               // deliveries counted (duplicates included)
+	Lost          int64   `json:"lost"`                    // expected but never delivered (negative: more arrived than was acknowledged, see Unacked)
+	Unacked       int64   `json:"unacked"`                 // sends still without an answer when the run ended (an overloaded server)
+	Duplicated    int64   `json:"duplicated"`              // delivered more than once
+	Disconnected  int64   `json:"disconnected"`            // connections the server ended
+	Seconds       float64 `json:"seconds"`                 // from the first send to the last delivery
 	DeliveriesSec float64 `json:"deliveries_per_s"`
 	P50, P90, P99 float64 `json:"-"`
 	Max           float64 `json:"-"`
@@ -134,10 +135,11 @@ type endpoint interface {
 	// hello says hello as nick and joins room; it returns once both are
 	// answered. Every message event of the room goes to onMessage.
 	hello(ctx context.Context, nick, room string) error
-	// send posts text to room; done is called with the ack (or error).
-	send(room, text string, done func(ok bool)) error
+	// send posts text to room; done is called with the answer: nil for
+	// an ack, the error frame (valid during the call) for a refusal.
+	send(room, text string, done func(refusal []byte)) error
 	// direct sends text to the person nicknamed to, as send does.
-	direct(to, text string, done func(ok bool)) error
+	direct(to, text string, done func(refusal []byte)) error
 	close()
 }
 
@@ -300,6 +302,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		r.mu.Unlock()
 	}
 	res.Lost = res.Expected - distinct
+	res.FirstRefusal, _ = run.firstRefusal.Load().(string)
+	if res.Sent == 0 && res.Refused > 0 {
+		return nil, fmt.Errorf("the server refused every send (%d); the first answer: %s", res.Refused, res.FirstRefusal)
+	}
 	end := time.Unix(0, run.lastDelivery.Load())
 	if end.Before(sendEnd) {
 		end = sendEnd
@@ -337,6 +343,7 @@ type run struct {
 	begin        atomic.Int64
 	sent         atomic.Int64
 	refused      atomic.Int64
+	firstRefusal atomic.Value // string: the server's answer to the first send refused
 	pending      atomic.Int64 // sends not acknowledged yet
 	delivered    atomic.Int64
 	disconnected atomic.Int64
@@ -401,21 +408,23 @@ func (r *run) publish(ctx context.Context, ep endpoint, conn int, rooms, pubNick
 		if r.cfg.Direct {
 			send, to = ep.direct, pubNicks[(p+1+n%(pubs-1))%pubs]
 		}
-		err := send(to, text, func(ok bool) {
+		err := send(to, text, func(refusal []byte) {
 			ms := float64(time.Since(sentAt).Microseconds()) / 1000
 			r.ackMu.Lock()
 			r.acks.add(ms)
 			r.ackMu.Unlock()
 			r.pending.Add(-1)
 			switch {
-			case ok && r.cfg.Direct:
+			case refusal != nil:
+				if r.refused.Add(1) == 1 {
+					r.firstRefusal.Store(string(refusal))
+				}
+			case r.cfg.Direct:
 				r.sent.Add(1)
 				r.directSent.Add(1)
-			case ok:
+			default:
 				r.sent.Add(1)
 				r.perRoom[room].sent.Add(1)
-			default:
-				r.refused.Add(1)
 			}
 			if interval == 0 {
 				<-inflight

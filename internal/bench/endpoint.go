@@ -189,6 +189,14 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
+// refusal returns an answer that is an error, or nil for an ack.
+func refusal(answer []byte) []byte {
+	if bytes.Contains(answer, errType) {
+		return answer
+	}
+	return nil
+}
+
 // textOf returns the "text" string of a message (no escapes: ours).
 func textOf(p []byte) []byte {
 	i := bytes.Index(p, []byte(`"text":"`))
@@ -260,19 +268,19 @@ func (e *nativeEndpoint) hello(ctx context.Context, nick, room string) error {
 	return nil
 }
 
-func (e *nativeEndpoint) send(room, text string, done func(bool)) error {
+func (e *nativeEndpoint) send(room, text string, done func(refusal []byte)) error {
 	return e.post(`{"type":"send","room":`, room, text, done)
 }
 
-func (e *nativeEndpoint) direct(to, text string, done func(bool)) error {
+func (e *nativeEndpoint) direct(to, text string, done func(refusal []byte)) error {
 	return e.post(`{"type":"dm","to":`, to, text, done)
 }
 
 // post sends a message command — head, then the room or recipient
 // target — with text, a client_id and a ref; done gets the answer.
-func (e *nativeEndpoint) post(head, target, text string, done func(bool)) error {
+func (e *nativeEndpoint) post(head, target, text string, done func(refusal []byte)) error {
 	id := e.c.id()
-	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
+	e.c.expect(id, func(f []byte) { done(refusal(f)) })
 	b := make([]byte, 0, 64+len(target)+len(text)+2*len(id))
 	b = append(b, head...)
 	b = appendJSONString(b, target)
@@ -382,19 +390,19 @@ func (e *sioEndpoint) connect(ctx context.Context) error {
 	}
 }
 
-func (e *sioEndpoint) send(room, text string, done func(bool)) error {
+func (e *sioEndpoint) send(room, text string, done func(refusal []byte)) error {
 	return e.emit("send", "room", room, text, done)
 }
 
-func (e *sioEndpoint) direct(to, text string, done func(bool)) error {
+func (e *sioEndpoint) direct(to, text string, done func(refusal []byte)) error {
 	return e.emit("dm", "to", to, text, done)
 }
 
 // emit sends event with {key: target, text, client_id} and an ack id;
 // done gets the ack.
-func (e *sioEndpoint) emit(event, key, target, text string, done func(bool)) error {
+func (e *sioEndpoint) emit(event, key, target, text string, done func(refusal []byte)) error {
 	id := e.c.id()
-	e.c.expect(id, func(f []byte) { done(!bytes.Contains(f, errType)) })
+	e.c.expect(id, func(f []byte) { done(refusal(f)) })
 	b, _ := json.Marshal([]any{event, map[string]any{key: target, "text": text, "client_id": string(appendClientID(nil, id))}})
 	return e.c.write(append([]byte("42"+id), b...))
 }
