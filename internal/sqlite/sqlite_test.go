@@ -98,6 +98,30 @@ func BenchmarkAppendRoomsRandomIDs(b *testing.B) {
 	benchmarkAppendRooms(b, func(int64) string { return fmt.Sprintf("%016x", rand.Uint64()) })
 }
 
+// BenchmarkAppendDirect is the store's share of parley bench --direct:
+// 200 people each writing to every other in turn, so nearly every message
+// is in a conversation of its own (19,900 of them) and dirties pages of
+// its own in the (room, seq) index and in rooms.
+func BenchmarkAppendDirect(b *testing.B) {
+	s := openTB(b, b.TempDir()).(*sqlite.Store)
+	defer s.Close()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(64)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			p, k := i%200, i/200
+			from, to := fmt.Sprint("person-", p), fmt.Sprint("person-", (p+1+k%199)%200)
+			m := parley.Message{Room: parley.DMKey(from, to), From: from, To: to, Text: "hello from the load test", HTML: "<p>hello from the load test</p>",
+				ClientID: strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatInt(i, 10), CreatedAt: time.Now()}
+			if _, _, err := s.Append(context.Background(), m); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 func benchmarkAppendRooms(b *testing.B, clientID func(i int64) string) {
 	s := openTB(b, b.TempDir()).(*sqlite.Store)
 	defer s.Close()
