@@ -15,8 +15,9 @@ import (
 // message. A transaction that rolls back leaves the committed numbers as
 // they were.
 type seqs struct {
-	last    map[string]int64 // committed: room → last seq
+	last    map[string]int64 // committed: room → last seq; forgotten past max rooms
 	pending map[string]int64 // this transaction: room → last seq used
+	max     int              // rooms kept in last (maxKnownSeqs)
 
 	lastSeq *sql.Stmt
 	// saveSeq writes a room's last seq in the writer's transaction
@@ -24,8 +25,14 @@ type seqs struct {
 	saveSeq func(ctx context.Context, room string, last, now int64) error
 }
 
+// maxKnownSeqs bounds the rooms whose last seq the writer keeps: every
+// direct conversation is a room, and a server runs for months. Past it,
+// what is kept is forgotten at once (a few MiB) and read again from the
+// rooms table as each room is written next.
+const maxKnownSeqs = 100_000
+
 func newSeqs(lastSeq *sql.Stmt, saveSeq func(ctx context.Context, room string, last, now int64) error) *seqs {
-	return &seqs{last: map[string]int64{}, pending: map[string]int64{}, lastSeq: lastSeq, saveSeq: saveSeq}
+	return &seqs{last: map[string]int64{}, pending: map[string]int64{}, max: maxKnownSeqs, lastSeq: lastSeq, saveSeq: saveSeq}
 }
 
 // next returns the seq the room's next message gets in tx.
@@ -73,4 +80,7 @@ func (q *seqs) done(committed bool) {
 		}
 	}
 	clear(q.pending)
+	if len(q.last) > q.max {
+		q.last = map[string]int64{} // a new map: clear would keep the old one's buckets
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -57,5 +58,32 @@ func TestSeqsOfARolledBackBatchAreNotUsed(t *testing.T) {
 	defer s.Close()
 	if seq := appendOne(s, "three"); seq != 3 {
 		t.Fatalf("after reopening: seq %d; want 3", seq)
+	}
+}
+
+// The writer keeps the last seq of at most seqs.max rooms; past that it
+// forgets them and reads each again from the rooms table: seqs go on
+// without a hole or a repeat.
+func TestSeqsGoOnAfterTheWriterForgetsThem(t *testing.T) {
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.seqs.max = 3 // set before any write; only the writer reads it after
+	ctx := context.Background()
+	for round := int64(1); round <= 3; round++ {
+		for r := range 5 {
+			m, _, err := s.Append(ctx, parley.Message{Room: fmt.Sprint("room", r), From: "alice", Text: "x", CreatedAt: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Seq != round {
+				t.Fatalf("round %d, room%d: seq %d; want %d", round, r, m.Seq, round)
+			}
+		}
+	}
+	if n := len(s.seqs.last); n > 3 {
+		t.Errorf("the writer keeps %d rooms' seqs; want at most 3", n)
 	}
 }
