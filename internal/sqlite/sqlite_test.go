@@ -64,19 +64,8 @@ func BenchmarkAppendSerial(b *testing.B) {
 // BenchmarkAppendParallel shows group commit: many writers share one
 // transaction and one fsync.
 func BenchmarkAppendParallel(b *testing.B) {
-	s := openTB(b, b.TempDir()).(*sqlite.Store)
-	defer s.Close()
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(64)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			m := parley.Message{Room: fmt.Sprint("r", i%16), From: "bench", Text: "hello", HTML: "<p>hello</p>", ClientID: fmt.Sprint(i), CreatedAt: time.Now()}
-			if _, _, err := s.Append(context.Background(), m); err != nil {
-				b.Fatal(err)
-			}
-		}
+	benchmarkAppends(b, func(i int64) parley.Message {
+		return parley.Message{Room: fmt.Sprint("r", i%16), From: "bench", Text: "hello", HTML: "<p>hello</p>", ClientID: fmt.Sprint(i)}
 	})
 }
 
@@ -86,9 +75,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 // so that a commit writes a leaf of the (room, seq) index per room touched
 // and the end of the client_id index.
 func BenchmarkAppendRooms(b *testing.B) {
-	benchmarkAppendRooms(b, func(i int64) string {
-		return strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatInt(i, 10)
-	})
+	benchmarkAppendRooms(b, timeOrderedID)
 }
 
 // BenchmarkAppendRoomsRandomIDs is the same with random client_ids (as a
@@ -98,31 +85,32 @@ func BenchmarkAppendRoomsRandomIDs(b *testing.B) {
 	benchmarkAppendRooms(b, func(int64) string { return fmt.Sprintf("%016x", rand.Uint64()) })
 }
 
+func benchmarkAppendRooms(b *testing.B, clientID func(i int64) string) {
+	benchmarkAppends(b, func(i int64) parley.Message {
+		return parley.Message{Room: fmt.Sprint("room-", i%100), From: fmt.Sprint("sender-", i%200), Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: clientID(i)}
+	})
+}
+
 // BenchmarkAppendDirect is the store's share of parley bench --direct:
 // 200 people each writing to every other in turn, so nearly every message
 // is in a conversation of its own (19,900 of them) and dirties pages of
 // its own in the (room, seq) index and in rooms.
 func BenchmarkAppendDirect(b *testing.B) {
-	s := openTB(b, b.TempDir()).(*sqlite.Store)
-	defer s.Close()
-	var n atomic.Int64
-	b.ReportAllocs()
-	b.SetParallelism(64)
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			i := n.Add(1)
-			p, k := i%200, i/200
-			from, to := fmt.Sprint("person-", p), fmt.Sprint("person-", (p+1+k%199)%200)
-			m := parley.Message{Room: parley.DMKey(from, to), From: from, To: to, Text: "hello from the load test", HTML: "<p>hello from the load test</p>",
-				ClientID: strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatInt(i, 10), CreatedAt: time.Now()}
-			if _, _, err := s.Append(context.Background(), m); err != nil {
-				b.Fatal(err)
-			}
-		}
+	benchmarkAppends(b, func(i int64) parley.Message {
+		p, k := i%200, i/200
+		from, to := fmt.Sprint("person-", p), fmt.Sprint("person-", (p+1+k%199)%200)
+		return parley.Message{Room: parley.DMKey(from, to), From: from, To: to, Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: timeOrderedID(i)}
 	})
 }
 
-func benchmarkAppendRooms(b *testing.B, clientID func(i int64) string) {
+// timeOrderedID is a client_id made as the web client makes them.
+func timeOrderedID(i int64) string {
+	return strconv.FormatInt(time.Now().UnixMilli(), 36) + "-" + strconv.FormatInt(i, 10)
+}
+
+// benchmarkAppends appends message(i) for i = 1, 2, … from 64 writers per
+// core, each waiting for its own commit.
+func benchmarkAppends(b *testing.B, message func(i int64) parley.Message) {
 	s := openTB(b, b.TempDir()).(*sqlite.Store)
 	defer s.Close()
 	var n atomic.Int64
@@ -130,8 +118,8 @@ func benchmarkAppendRooms(b *testing.B, clientID func(i int64) string) {
 	b.SetParallelism(64)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			i := n.Add(1)
-			m := parley.Message{Room: fmt.Sprint("room-", i%100), From: fmt.Sprint("sender-", i%200), Text: "hello from the load test", HTML: "<p>hello from the load test</p>", ClientID: clientID(i), CreatedAt: time.Now()}
+			m := message(n.Add(1))
+			m.CreatedAt = time.Now()
 			if _, _, err := s.Append(context.Background(), m); err != nil {
 				b.Fatal(err)
 			}
