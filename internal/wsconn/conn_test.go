@@ -58,6 +58,10 @@ func (plainCountingConn) SyscallConn() {}
 // parkAtOnce makes it park the connection after 1 ms of silence.
 var withoutPoller, parkAtOnce atomic.Bool
 
+// serverSendBuffer, when not 0, is the SO_SNDBUF start gives the server's
+// side of the connection.
+var serverSendBuffer atomic.Int64
+
 // behaviour is what TestWithoutPoller and TestParked run again.
 var behaviour = map[string]func(*testing.T){
 	"Echo": TestEcho, "Order": TestQueuedFramesAreWrittenInOrderInFewWrites, "Fragments": TestFragmentedMessageIsReassembled,
@@ -109,6 +113,9 @@ func start(t *testing.T, cfg wsconn.Config, onText func(c *wsconn.Conn, p []byte
 		if _, err := ws.Upgrade(nc); err != nil {
 			s.result <- err
 			return
+		}
+		if n := serverSendBuffer.Load(); n > 0 {
+			_ = nc.(*net.TCPConn).SetWriteBuffer(int(n))
 		}
 		var wrapped net.Conn = countingConn{nc, s.writes, s.reads}
 		if withoutPoller.Load() {
@@ -504,7 +511,13 @@ func TestContextCancelClosesAsGoingAwayAndLeavesNoGoroutines(t *testing.T) {
 }
 
 func TestPingFloodWithoutReadingIsCutOff(t *testing.T) {
-	// WriteWait is long: only the outbox limit can end this quickly.
+	// WriteWait is long: only the outbox limit can end this quickly. The
+	// server's socket buffer is small, so that the pongs fill it after a
+	// few hundred pings rather than the tens of thousands a default one
+	// holds on loopback (which a loaded CI machine under -race took more
+	// than 8 s to answer).
+	serverSendBuffer.Store(4096)
+	defer serverSendBuffer.Store(0)
 	s, c := start(t, wsconn.Config{OutboxMessages: 50, OutboxBytes: 64 << 10, WriteWait: time.Minute}, nil)
 	_ = c.(*net.TCPConn).SetReadBuffer(4096)
 	begin := time.Now()
