@@ -112,6 +112,19 @@ func (c *Conn) awaitByte() error {
 				frameDeadline = closeBy
 			}
 			_ = c.conn.SetReadDeadline(frameDeadline)
+			if !closing || closeBy.IsZero() {
+				// The writer may have sent our close frame since we looked
+				// and set the shorter deadline (wakeForClose) that ours just
+				// replaced: look again, after setting ours. (Missed, a peer
+				// flooding a closing connection kept it reading for as long
+				// as it flooded.)
+				c.mu.Lock()
+				closing, closeBy = c.closing, c.closeBy
+				c.mu.Unlock()
+				if closing && !closeBy.IsZero() && closeBy.Before(frameDeadline) {
+					_ = c.conn.SetReadDeadline(closeBy)
+				}
+			}
 			c.lastSeen = time.Now()
 			return nil
 		}
